@@ -1,0 +1,8 @@
+namespace ContainmentLab.Protocol;
+
+public enum MessageKind
+{
+    Request,
+    Notification,
+    Response,
+}

@@ -1,0 +1,122 @@
+using System.Text.Json;
+
+namespace ContainmentLab.Protocol;
+
+/// <summary>Parses one framed line into a JSON-RPC message, enforcing the nesting-depth limit.</summary>
+public sealed class MessageParser
+{
+    private readonly JsonDocumentOptions _options;
+
+    public MessageParser(int maxDepth = FramingOptions.DefaultMaxDepth)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxDepth, 1);
+        _options = new JsonDocumentOptions { MaxDepth = maxDepth, AllowTrailingCommas = false, CommentHandling = JsonCommentHandling.Disallow };
+    }
+
+    public ParseOutcome Parse(ReadOnlyMemory<byte> line, long lineNumber)
+    {
+        JsonDocument document;
+        try
+        {
+            // JsonDocument validates UTF-8 and the depth limit; both surface as JsonException.
+            document = JsonDocument.Parse(line, _options);
+        }
+        catch (JsonException ex)
+        {
+            return ParseOutcome.Fail(JsonRpcErrorCodes.ParseError, "not valid JSON: " + FirstSentence(ex.Message));
+        }
+        catch (ArgumentException ex)
+        {
+            return ParseOutcome.Fail(JsonRpcErrorCodes.ParseError, "not valid JSON: " + FirstSentence(ex.Message));
+        }
+
+        using (document)
+        {
+            return Interpret(document.RootElement, lineNumber);
+        }
+    }
+
+    private static ParseOutcome Interpret(JsonElement root, long lineNumber)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            var what = root.ValueKind == JsonValueKind.Array ? "a batch (ACP has no batches)" : "a " + root.ValueKind.ToString().ToLowerInvariant();
+            return ParseOutcome.Fail(JsonRpcErrorCodes.InvalidRequest, "expected a JSON object, got " + what);
+        }
+
+        RpcId? id = null;
+        var hasId = root.TryGetProperty("id", out var idElement);
+        if (hasId && idElement.ValueKind != JsonValueKind.Null)
+        {
+            if (!RpcId.TryRead(idElement, out var parsed))
+            {
+                return ParseOutcome.Fail(JsonRpcErrorCodes.InvalidRequest, "'id' must be an integer or a string");
+            }
+
+            id = parsed;
+        }
+
+        var hasMethod = root.TryGetProperty("method", out var methodElement);
+        if (!root.TryGetProperty("jsonrpc", out var version) || version.ValueKind != JsonValueKind.String || version.GetString() != "2.0")
+        {
+            return ParseOutcome.Fail(JsonRpcErrorCodes.InvalidRequest, "'jsonrpc' must be \"2.0\"", id, hasMethod && id is not null);
+        }
+
+        if (hasMethod)
+        {
+            if (methodElement.ValueKind != JsonValueKind.String || methodElement.GetString() is not { Length: > 0 } method)
+            {
+                return ParseOutcome.Fail(JsonRpcErrorCodes.InvalidRequest, "'method' must be a non-empty string", id, id is not null);
+            }
+
+            var parameters = default(JsonElement);
+            if (root.TryGetProperty("params", out var p))
+            {
+                if (p.ValueKind is not (JsonValueKind.Object or JsonValueKind.Array))
+                {
+                    return ParseOutcome.Fail(JsonRpcErrorCodes.InvalidRequest, "'params' must be an object or an array", id, id is not null);
+                }
+
+                parameters = p.Clone();
+            }
+
+            var kind = hasId && id is not null ? MessageKind.Request : MessageKind.Notification;
+            return ParseOutcome.Ok(new IncomingMessage(kind, id, method, parameters, default, null, lineNumber));
+        }
+
+        if (id is null)
+        {
+            // A response whose id is null answers a request the peer could not read; there is nothing to correlate.
+            return ParseOutcome.Fail(JsonRpcErrorCodes.InvalidRequest, hasId ? "a response with a null id" : "neither 'method' nor 'id': not a request, notification or response");
+        }
+
+        var hasResult = root.TryGetProperty("result", out var result);
+        var hasError = root.TryGetProperty("error", out var errorElement);
+        if (hasResult == hasError)
+        {
+            return ParseOutcome.Fail(JsonRpcErrorCodes.InvalidRequest, "a response must have exactly one of 'result' and 'error'", id);
+        }
+
+        RpcError? error = null;
+        if (hasError)
+        {
+            if (errorElement.ValueKind != JsonValueKind.Object
+                || !errorElement.TryGetProperty("code", out var code) || !code.TryGetInt32(out var codeValue)
+                || !errorElement.TryGetProperty("message", out var message) || message.ValueKind != JsonValueKind.String)
+            {
+                return ParseOutcome.Fail(JsonRpcErrorCodes.InvalidRequest, "'error' must be an object with an integer 'code' and a string 'message'", id);
+            }
+
+            JsonElement? data = errorElement.TryGetProperty("data", out var d) ? d.Clone() : null;
+            error = new RpcError(codeValue, message.GetString()!, data);
+        }
+
+        return ParseOutcome.Ok(new IncomingMessage(MessageKind.Response, id, null, default, hasResult ? result.Clone() : default, error, lineNumber));
+    }
+
+    private static string FirstSentence(string message)
+    {
+        var cut = message.IndexOf(". ", StringComparison.Ordinal);
+        return cut > 0 ? message[..(cut + 1)] : message;
+    }
+}
