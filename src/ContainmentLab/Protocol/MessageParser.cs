@@ -1,4 +1,6 @@
+using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace ContainmentLab.Protocol;
 
@@ -15,6 +17,12 @@ public sealed class MessageParser
 
     public ParseOutcome Parse(ReadOnlyMemory<byte> line, long lineNumber)
     {
+        // JsonDocument checks UTF-8 only in what it decodes; ACP lines must be UTF-8 throughout.
+        if (!Utf8.IsValid(line.Span))
+        {
+            return ParseOutcome.Fail(JsonRpcErrorCodes.ParseError, $"invalid UTF-8 at byte {InvalidUtf8Offset(line.Span)}");
+        }
+
         JsonDocument document;
         try
         {
@@ -112,6 +120,22 @@ public sealed class MessageParser
         }
 
         return ParseOutcome.Ok(new IncomingMessage(MessageKind.Response, id, null, default, hasResult ? result.Clone() : default, error, lineNumber));
+    }
+
+    private static int InvalidUtf8Offset(ReadOnlySpan<byte> bytes)
+    {
+        var offset = 0;
+        while (offset < bytes.Length)
+        {
+            if (Rune.DecodeFromUtf8(bytes[offset..], out _, out var consumed) != System.Buffers.OperationStatus.Done)
+            {
+                return offset;
+            }
+
+            offset += consumed;
+        }
+
+        return offset;
     }
 
     private static string FirstSentence(string message)

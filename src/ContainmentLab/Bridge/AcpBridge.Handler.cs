@@ -1,0 +1,71 @@
+using System.Text.Json;
+using ContainmentLab.Events;
+using ContainmentLab.Protocol;
+
+namespace ContainmentLab.Bridge;
+
+public sealed partial class AcpBridge
+{
+    /// <summary>Routes what the agent sends: requests to the dispatcher, updates to their session, the rest is a violation.</summary>
+    private sealed class ConnectionHandler(AcpBridge bridge) : IConnectionHandler
+    {
+        public ValueTask<byte[]> OnRequestAsync(IncomingMessage request)
+        {
+            if (bridge._dispatcher.Handles(request.Method!))
+            {
+                return bridge._dispatcher.HandleAsync(request);
+            }
+
+            OnViolation(request.LineNumber, $"unknown method '{request.Method}'");
+            return ValueTask.FromResult(MessageWriter.Error(request.Id, JsonRpcErrorCodes.MethodNotFound, $"method not found: '{request.Method}'"));
+        }
+
+        public void OnNotification(IncomingMessage notification)
+        {
+            switch (notification.Method)
+            {
+                case AcpMethods.SessionUpdate:
+                    OnSessionUpdate(notification);
+                    break;
+                case AcpMethods.CancelRequest:
+                    // The agent withdraws one of its requests; we answer it anyway when it ends (ACP allows either).
+                    break;
+                case { } method when method.StartsWith('_'):
+                    // Unknown extension notifications are ignored (ACP).
+                    break;
+                default:
+                    OnViolation(notification.LineNumber, $"unknown notification '{notification.Method}'");
+                    break;
+            }
+        }
+
+        public void OnViolation(long lineNumber, string reason) =>
+            bridge.Events.Publish(new ProtocolViolation(bridge._time.GetUtcNow(), null, lineNumber, reason));
+
+        private void OnSessionUpdate(IncomingMessage notification)
+        {
+            SessionNotification update;
+            try
+            {
+                update = notification.ParamsAs(AcpJsonContext.Default.SessionNotification);
+            }
+            catch (JsonException ex)
+            {
+                OnViolation(notification.LineNumber, "invalid session/update: " + ex.Message);
+                return;
+            }
+
+            if (!bridge._sessions.TryGetValue(update.SessionId, out var session))
+            {
+                bridge.Events.Publish(new ProtocolViolation(bridge._time.GetUtcNow(), update.SessionId, notification.LineNumber, $"session/update for a session that does not exist: '{update.SessionId}'"));
+                return;
+            }
+
+            if (session.Turn is null)
+            {
+                // An update after the turn's answer belongs to a turn that is over: dropped, never taken for the next turn's.
+                Interlocked.Increment(ref session.DroppedUpdates);
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+using ContainmentLab.Events;
+
+namespace ContainmentLab.Bridge;
+
+public sealed partial class AcpBridge
+{
+    /// <summary>
+    /// Stop for one session. Before it returns the session's gate is closed (nothing of the session dispatches
+    /// after this), <c>session/cancel</c> is queued, pending permission requests are answered <c>cancelled</c> and
+    /// in-flight host tools are cancelled. It never waits on the pipe. The turn ends on the agent's ack, or by
+    /// escalation after AckTimeout. False when the session is unknown or was already interrupted.
+    /// </summary>
+    public bool Interrupt(string sessionId)
+    {
+        ArgumentNullException.ThrowIfNull(sessionId);
+        if (!_sessions.TryGetValue(sessionId, out var session) || !InterruptSession(session, "interrupt"))
+        {
+            return false;
+        }
+
+        Events.Publish(new InterruptRequested(_time.GetUtcNow(), sessionId, false, [sessionId]));
+        return true;
+    }
+
+    /// <summary>Stop for every session (and for sessions being created right now). Returns how many were interrupted.</summary>
+    public int InterruptAll()
+    {
+        Interlocked.Increment(ref _interruptAllEpoch);
+        var interrupted = new List<string>();
+        foreach (var session in _sessions.Values)
+        {
+            if (InterruptSession(session, "interrupt_all"))
+            {
+                interrupted.Add(session.Id);
+            }
+        }
+
+        Events.Publish(new InterruptRequested(_time.GetUtcNow(), null, true, interrupted));
+        return interrupted.Count;
+    }
+
+    private bool InterruptSession(Session session, string reason)
+    {
+        // The linearization point of G1: after this, no tool call of the session begins dispatch.
+        if (!session.Dispatch.Gate.Close(Audit, session.Id, reason))
+        {
+            return false;
+        }
+
+        Turn? turn;
+        bool queued;
+        lock (session.Lock)
+        {
+            session.Interrupted = true;
+            turn = session.Turn;
+            queued = turn is not null && _agent is { } agent && agent.Connection.Enqueue(session.CancelLine);
+        }
+
+        session.Dispatch.CancelInFlight();
+        if (turn is not null)
+        {
+            if (queued)
+            {
+                Events.Publish(new CancelSent(_time.GetUtcNow(), session.Id));
+            }
+
+            turn.Interrupt(_time.GetTimestamp(), () => _time.CreateTimer(_ => OnAckTimeout(turn), null, _options.AckTimeout, Timeout.InfiniteTimeSpan));
+        }
+
+        // The interrupt record leaves the process soon, without making Stop wait on the disk.
+        ThreadPool.UnsafeQueueUserWorkItem(static audit => audit.Flush(), Audit, preferLocal: false);
+        return true;
+    }
+
+    private void OnAckTimeout(Turn turn)
+    {
+        if (turn.IsCompleted)
+        {
+            return;
+        }
+
+        Events.Publish(new AckTimedOut(_time.GetUtcNow(), turn.Session.Id, _options.AckTimeout));
+        EndTurn(turn, TurnEnd.Escalated, null, $"the agent did not acknowledge session/cancel within {_options.AckTimeout.TotalSeconds:0.###} s; it was killed");
+        Escalate(turn.Session.Id, $"no ack within {_options.AckTimeout.TotalSeconds:0.###} s of session/cancel");
+    }
+
+    /// <summary>Forced stop of the agent: the ack did not come. Every other pending await completes as the agent dies.</summary>
+    private void Escalate(string? sessionId, string reason)
+    {
+        if (_agent is not { } agent)
+        {
+            return;
+        }
+
+        Events.Publish(new Escalated(_time.GetUtcNow(), sessionId, reason));
+        agent.MarkExiting("escalated: " + reason);
+        agent.Transport.Kill();
+    }
+}

@@ -1,0 +1,301 @@
+using System.Collections.Concurrent;
+using ContainmentLab.Dispatch;
+using ContainmentLab.Events;
+using ContainmentLab.Protocol;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace ContainmentLab.Bridge;
+
+/// <summary>
+/// The host side of a desktop agent: runs the agent, speaks ACP to it, dispatches the tool calls it asks for behind
+/// per-session interrupt gates, and stops it: <see cref="Interrupt"/>, <see cref="InterruptAll"/>, escalation after
+/// AckTimeout, and <see cref="DisposeAsync"/>. Several sessions run concurrently over one agent.
+/// </summary>
+public sealed partial class AcpBridge : IAsyncDisposable
+{
+    private readonly BridgeOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, Session> _sessions = new(StringComparer.Ordinal);
+    private readonly Dispatcher _dispatcher;
+    private readonly HttpClient _httpClient;
+    private readonly bool _ownsHttpClient;
+    private readonly ConnectionHandler _handler;
+    private readonly Lock _agentLock = new();
+    private Agent? _agent;
+    private long _interruptAllEpoch;
+    private int _disposed;
+
+    public AcpBridge(BridgeOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Command is null && options.TransportFactory is null)
+        {
+            throw new ArgumentException("BridgeOptions needs a Command or a TransportFactory", nameof(options));
+        }
+
+        _options = options;
+        _time = options.TimeProvider;
+        _logger = options.LoggerFactory?.CreateLogger<AcpBridge>() ?? (ILogger)NullLogger.Instance;
+        Events = new EventHub(_logger);
+        Audit = new AuditLog(_time, options.AuditPath);
+        Sandbox = new Sandbox(options.SandboxRoot ?? Directory.CreateTempSubdirectory("containmentlab-sandbox-").FullName);
+        _ownsHttpClient = options.HttpClient is null;
+        _httpClient = options.HttpClient ?? new HttpClient();
+        var tools = options.Tools?.Invoke(Sandbox, Desktop, _httpClient)
+            ?? HostToolRegistry.CreateDefault(Sandbox, Desktop, _httpClient, options.AllowedHttpHosts);
+        _dispatcher = new Dispatcher(
+            new DispatcherOptions { Policies = options.Policies, ConfirmAsync = options.ConfirmAsync },
+            tools,
+            Audit,
+            Events,
+            _time,
+            id => _sessions.TryGetValue(id, out var s) ? s.Dispatch : null);
+        _handler = new ConnectionHandler(this);
+    }
+
+    /// <summary>Every containment event, as a typed record.</summary>
+    public EventHub Events { get; }
+
+    public AuditLog Audit { get; }
+
+    public VirtualDesktop Desktop { get; } = new();
+
+    public Sandbox Sandbox { get; }
+
+    /// <summary>The running agent's pid, when it is a child process.</summary>
+    public int? AgentProcessId => _agent?.Transport.ProcessId;
+
+    public IReadOnlyCollection<string> SessionIds => [.. _sessions.Keys];
+
+    /// <summary>Starts the agent and initializes it. Errors (start failure, a rejected initialize, an exit during start-up) reach the caller.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (_agent is { IsAlive: true })
+        {
+            return;
+        }
+
+        var transport = _options.TransportFactory is { } factory ? factory() : AgentProcess.Start(_options.Command!, line => LogAgentStderr(_logger, line));
+        var connection = new Connection(transport, _options.Framing, _handler, _options.WireTap, _logger);
+        var agent = new Agent(transport, connection);
+        lock (_agentLock)
+        {
+            _agent = agent;
+        }
+
+        connection.Start();
+        _ = WatchAgentAsync(agent);
+
+        var request = new InitializeRequest(
+            AcpMethods.ProtocolVersion,
+            new ClientCapabilities(new FileSystemCapability(true, true), Terminal: false),
+            new Implementation("containmentlab", typeof(AcpBridge).Assembly.GetName().Version?.ToString()));
+        var response = await CallAsync(agent, AcpMethods.Initialize, request, AcpJsonContext.Default.InitializeRequest, cancellationToken).ConfigureAwait(false);
+        if (response.Error is { } error)
+        {
+            await StopAgentAsync(agent, $"initialize rejected: {error.Message}").ConfigureAwait(false);
+            throw new AgentExitedException($"the agent rejected initialize ({error.Code}): {error.Message}");
+        }
+
+        var initialized = response.ResultAs(AcpJsonContext.Default.InitializeResponse);
+        Events.Publish(new AgentStarted(_time.GetUtcNow(), transport.ProcessId, $"{transport.Description}, {initialized.AgentInfo?.Name ?? "unnamed agent"}"));
+    }
+
+    /// <summary>Creates a session. A Stop-all pressed while it was being created leaves it created interrupted.</summary>
+    public async Task<string> NewSessionAsync(string? cwd = null, CancellationToken cancellationToken = default)
+    {
+        var agent = LiveAgent();
+        var epoch = Interlocked.Read(ref _interruptAllEpoch);
+        var response = await CallAsync(agent, AcpMethods.SessionNew, new NewSessionRequest(cwd ?? Sandbox.Root, []), AcpJsonContext.Default.NewSessionRequest, cancellationToken).ConfigureAwait(false);
+        if (response.Error is { } error)
+        {
+            throw new SessionStateException($"the agent rejected session/new ({error.Code}): {error.Message}");
+        }
+
+        var id = response.ResultAs(AcpJsonContext.Default.NewSessionResponse).SessionId;
+        var session = new Session(id);
+        if (!_sessions.TryAdd(id, session))
+        {
+            session.Dispose();
+            Events.Publish(new ProtocolViolation(_time.GetUtcNow(), id, response.LineNumber, $"session/new answered with an id already in use: '{id}'"));
+            throw new SessionStateException($"the agent answered session/new with a session id already in use: '{id}'");
+        }
+
+        // Interrupt during session set-up is not lost (reference/fazm-bridge.md: it was ignored there).
+        var createdInterrupted = Interlocked.Read(ref _interruptAllEpoch) != epoch && InterruptSession(session, "interrupt_all during session/new");
+        Events.Publish(new SessionCreated(_time.GetUtcNow(), id, createdInterrupted));
+        return id;
+    }
+
+    /// <summary>
+    /// Runs one prompt turn and returns how it ended: the agent's stop reason, or interrupted and acknowledged,
+    /// escalated, failed, or the agent gone. A second prompt on a busy session is refused; the first keeps running.
+    /// The caller's cancellation interrupts the session and throws.
+    /// </summary>
+    public async Task<TurnOutcome> PromptAsync(string sessionId, string prompt, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(sessionId);
+        ArgumentNullException.ThrowIfNull(prompt);
+        if (!_sessions.TryGetValue(sessionId, out var session))
+        {
+            throw new SessionStateException($"unknown session '{sessionId}'");
+        }
+
+        var agent = LiveAgent();
+        Turn turn;
+        Task<IncomingMessage> response;
+        lock (session.Lock)
+        {
+            if (session.Interrupted)
+            {
+                throw new SessionStateException(
+                    $"session '{sessionId}' was interrupted and is never reused (its stragglers would be taken for the new turn's); create a new session");
+            }
+
+            if (session.Turn is { } running)
+            {
+                throw new SessionStateException($"session '{sessionId}' is busy: turn {running.Number} is still running; this prompt was refused and that turn goes on");
+            }
+
+            turn = new Turn(session, ++session.TurnCount, _time.GetTimestamp());
+            session.Turn = turn;
+
+            // Enqueued under the session lock: a cancel for this turn can only be queued after its prompt.
+            (turn.PromptId, response) = agent.Connection.BeginRequest(
+                AcpMethods.SessionPrompt, new PromptRequest(sessionId, [ContentBlock.FromText(prompt)]), AcpJsonContext.Default.PromptRequest);
+        }
+
+        Events.Publish(new TurnStarted(_time.GetUtcNow(), sessionId, turn.Number));
+        _ = ObserveTurnAsync(turn, response);
+
+        // The caller's cancellation is a Stop for this session; the turn still ends bounded, in the background.
+        using (cancellationToken.Register(() => Interrupt(sessionId)))
+        {
+            return await turn.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        foreach (var session in _sessions.Values)
+        {
+            session.Dispatch.Gate.Close(Audit, session.Id, "bridge stopped");
+            session.Dispatch.CancelInFlight();
+        }
+
+        if (_agent is { } agent)
+        {
+            await StopAgentAsync(agent, "the bridge was stopped").ConfigureAwait(false);
+        }
+
+        foreach (var session in _sessions.Values)
+        {
+            session.Dispose();
+        }
+
+        if (_ownsHttpClient)
+        {
+            _httpClient.Dispose();
+        }
+
+        Audit.Dispose();
+    }
+
+    private Agent LiveAgent()
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        var agent = _agent ?? throw new AgentExitedException("the agent is not started: call StartAsync first");
+        if (!agent.IsAlive)
+        {
+            throw new AgentExitedException($"the agent is not running: {agent.ExitReason}", agent.Exit?.ExitCode, agent.Exit?.Signal, agent.Exit?.StderrTail);
+        }
+
+        return agent;
+    }
+
+    /// <summary>A bounded request: answered, or the agent gone, or a timeout; the caller's token always wins.</summary>
+    private async Task<IncomingMessage> CallAsync<T>(Agent agent, string method, T parameters, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
+    {
+        var (_, response) = agent.Connection.BeginRequest(method, parameters, typeInfo);
+        try
+        {
+            return await response.WaitAsync(_options.RequestTimeout, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"the agent did not answer '{method}' within {_options.RequestTimeout.TotalSeconds:0.###} s");
+        }
+    }
+
+    private async Task ObserveTurnAsync(Turn turn, Task<IncomingMessage> response)
+    {
+        IncomingMessage answer;
+        try
+        {
+            answer = await response.ConfigureAwait(false);
+        }
+        catch (AgentExitedException ex)
+        {
+            EndTurn(turn, TurnEnd.AgentExited, null, ex.Message);
+            return;
+        }
+
+        var interrupted = turn.InterruptTimestamp is not null;
+        if (answer.Error is { } error)
+        {
+            EndTurn(turn, interrupted ? TurnEnd.Cancelled : TurnEnd.Failed, null, $"the agent answered the prompt with error {error.Code}: {error.Message}", deviation: interrupted);
+            return;
+        }
+
+        string stopReason;
+        try
+        {
+            stopReason = answer.ResultAs(AcpJsonContext.Default.PromptResponse).StopReason;
+        }
+        catch (System.Text.Json.JsonException ex)
+        {
+            Events.Publish(new ProtocolViolation(_time.GetUtcNow(), turn.Session.Id, answer.LineNumber, $"invalid session/prompt result: {ex.Message}"));
+            EndTurn(turn, interrupted ? TurnEnd.Cancelled : TurnEnd.Failed, null, "invalid session/prompt result: " + ex.Message, deviation: interrupted);
+            return;
+        }
+
+        EndTurn(turn, interrupted ? TurnEnd.Cancelled : TurnEnd.Completed, stopReason, null, deviation: interrupted && stopReason != StopReasons.Cancelled);
+    }
+
+    private void EndTurn(Turn turn, TurnEnd end, string? stopReason, string? reason, bool deviation = false)
+    {
+        var now = _time.GetTimestamp();
+        TimeSpan? ackLatency = turn.InterruptTimestamp is { } at && end == TurnEnd.Cancelled ? _time.GetElapsedTime(at, now) : null;
+        var outcome = new TurnOutcome(turn.Session.Id, end, stopReason, turn.InterruptTimestamp is not null, _time.GetElapsedTime(turn.StartTimestamp, now), ackLatency, deviation, reason);
+        if (!turn.TryComplete(outcome))
+        {
+            return;
+        }
+
+        lock (turn.Session.Lock)
+        {
+            if (ReferenceEquals(turn.Session.Turn, turn))
+            {
+                turn.Session.Turn = null;
+            }
+        }
+
+        if (ackLatency is { } latency)
+        {
+            Events.Publish(new AckReceived(_time.GetUtcNow(), turn.Session.Id, stopReason ?? "error", latency, deviation));
+        }
+
+        Events.Publish(new TurnEnded(_time.GetUtcNow(), turn.Session.Id, outcome));
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "agent stderr: {Line}")]
+    private static partial void LogAgentStderr(ILogger logger, string line);
+}

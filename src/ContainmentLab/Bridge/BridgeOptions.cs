@@ -1,0 +1,53 @@
+using ContainmentLab.Dispatch;
+using ContainmentLab.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace ContainmentLab.Bridge;
+
+/// <summary>Everything a bridge needs; defaults inline.</summary>
+public sealed class BridgeOptions
+{
+    /// <summary>The agent to start as a child process. Either this or <see cref="TransportFactory"/>.</summary>
+    public AgentCommand? Command { get; init; }
+
+    /// <summary>Starts the agent some other way (in-process over streams, for tests and benchmarks).</summary>
+    public Func<IAgentTransport>? TransportFactory { get; init; }
+
+    /// <summary>Every timer, delay and timestamp of the bridge comes from here.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>How long an interrupted turn may take to be acknowledged before the agent is killed (G3).</summary>
+    public TimeSpan AckTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Bound on <c>initialize</c> and <c>session/new</c>: no await in the bridge is unbounded.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Each step of the shutdown ladder (close stdin, SIGTERM) waits this long before the next.</summary>
+    public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(2);
+
+    public FramingOptions Framing { get; init; } = new();
+
+    /// <summary>The root the fs tools are confined to, and the sessions' working directory. Default: a fresh temporary directory.</summary>
+    public string? SandboxRoot { get; init; }
+
+    public PolicySet Policies { get; init; } = new();
+
+    /// <summary>The user's dialog for the confirm policy (true = allow). Without one, confirm means deny.</summary>
+    public Func<ConfirmRequest, CancellationToken, ValueTask<bool>>? ConfirmAsync { get; init; }
+
+    /// <summary>The client the <c>http.request</c> tool uses (default: one owned by the bridge).</summary>
+    public HttpClient? HttpClient { get; init; }
+
+    /// <summary>Hosts <c>http.request</c> may reach; null for loopback only.</summary>
+    public IReadOnlySet<string>? AllowedHttpHosts { get; init; }
+
+    /// <summary>Replaces the standard host tools.</summary>
+    public Func<Sandbox, VirtualDesktop, HttpClient, HostToolRegistry>? Tools { get; init; }
+
+    /// <summary>Where the audit log is written as JSON Lines; null keeps it in memory only.</summary>
+    public string? AuditPath { get; init; }
+
+    public IWireTap? WireTap { get; init; }
+
+    public ILoggerFactory? LoggerFactory { get; init; }
+}

@@ -1,0 +1,240 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Serialization.Metadata;
+using System.Threading.Channels;
+using ContainmentLab.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace ContainmentLab.Bridge;
+
+/// <summary>
+/// JSON-RPC over an agent's stdio: one reader loop, one writer loop fed by a channel (so nothing ever waits on the
+/// pipe but the writer itself), and correlation of the bridge's own requests with the agent's responses.
+/// </summary>
+internal sealed partial class Connection : IAsyncDisposable
+{
+    private readonly IAgentTransport _transport;
+    private readonly FramingOptions _framing;
+    private readonly IConnectionHandler _handler;
+    private readonly IWireTap? _tap;
+    private readonly ILogger _logger;
+    private readonly MessageParser _parser;
+    private readonly Channel<byte[]> _outgoing = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ConcurrentDictionary<RpcId, TaskCompletionSource<IncomingMessage>> _pending = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource<string> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task _readerLoop = Task.CompletedTask;
+    private Task _writerLoop = Task.CompletedTask;
+    private long _nextId = -1;
+    private Exception? _failure;
+
+    public Connection(IAgentTransport transport, FramingOptions framing, IConnectionHandler handler, IWireTap? tap, ILogger logger)
+    {
+        _transport = transport;
+        _framing = framing;
+        _handler = handler;
+        _tap = tap;
+        _logger = logger;
+        _parser = new MessageParser(framing.MaxDepth);
+    }
+
+    /// <summary>Completes, with the reason, when the agent's output ended or the connection was stopped.</summary>
+    public Task<string> Closed => _closed.Task;
+
+    public bool IsClosed => _closed.Task.IsCompleted;
+
+    public void Start()
+    {
+        _readerLoop = Task.Run(ReadLoopAsync);
+        _writerLoop = Task.Run(WriteLoopAsync);
+    }
+
+    /// <summary>Sends a request; the task completes with the agent's response (result or error) or faults when the agent is gone.</summary>
+    public (RpcId Id, Task<IncomingMessage> Response) BeginRequest<T>(string method, T parameters, JsonTypeInfo<T> typeInfo)
+    {
+        var id = RpcId.FromNumber(Interlocked.Increment(ref _nextId));
+        var source = new TaskCompletionSource<IncomingMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _pending[id] = source;
+        if (_failure is { } failure)
+        {
+            // Closed already: fail at once rather than wait for an answer that cannot come.
+            _pending.TryRemove(id, out _);
+            source.TrySetException(failure);
+        }
+        else
+        {
+            Enqueue(MessageWriter.Request(id, method, parameters, typeInfo));
+        }
+
+        return (id, source.Task);
+    }
+
+    /// <summary>Queues a line for the writer; never blocks. False when the connection is closed.</summary>
+    public bool Enqueue(byte[] line) => _outgoing.Writer.TryWrite(line);
+
+    /// <summary>Fails every request still waiting for the agent, now and later.</summary>
+    public void FailPending(Exception failure)
+    {
+        Interlocked.CompareExchange(ref _failure, failure, null);
+        foreach (var id in _pending.Keys)
+        {
+            if (_pending.TryRemove(id, out var source))
+            {
+                source.TrySetException(_failure);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _outgoing.Writer.TryComplete();
+        await _stop.CancelAsync().ConfigureAwait(false);
+        _closed.TrySetResult("the connection was stopped");
+        FailPending(new AgentExitedException("the connection to the agent was closed"));
+        try
+        {
+            await Task.WhenAll(_readerLoop, _writerLoop).WaitAsync(TimeSpan.FromSeconds(2), TimeProvider.System).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // A read stuck in the OS on a pipe nobody closes: the transport's kill ends it; we don't wait for ever.
+        }
+
+        _stop.Dispose();
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        var reader = new LineReader(_transport.Output, _framing.MaxLineBytes);
+        var reason = "the agent closed its stdout";
+        try
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                var read = await reader.ReadLineAsync(_stop.Token).ConfigureAwait(false);
+                if (read.Status == LineReadStatus.EndOfStream)
+                {
+                    break;
+                }
+
+                if (read.Status == LineReadStatus.Oversize)
+                {
+                    _tap?.Received(read.LineNumber, default);
+                    _handler.OnViolation(read.LineNumber, $"line of {read.Length} bytes exceeds the {_framing.MaxLineBytes}-byte limit; skipped");
+                    Enqueue(MessageWriter.Error(null, JsonRpcErrorCodes.InvalidRequest, $"line {read.LineNumber} exceeds the {_framing.MaxLineBytes}-byte limit"));
+                    continue;
+                }
+
+                _tap?.Received(read.LineNumber, read.Line.Span);
+                if (read.Line.Length == 0)
+                {
+                    continue;
+                }
+
+                Route(_parser.Parse(read.Line, read.LineNumber), read.LineNumber);
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            reason = "the connection was stopped";
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
+        {
+            reason = "reading the agent's stdout failed: " + ex.Message;
+        }
+
+        LogReaderEnded(_logger, reason);
+        _closed.TrySetResult(reason);
+    }
+
+    private void Route(ParseOutcome parsed, long lineNumber)
+    {
+        if (parsed.Message is not { } message)
+        {
+            _handler.OnViolation(lineNumber, parsed.Error!);
+
+            // Answer anything that may have been a request (JSON-RPC: id null when it could not be read); never answer a bad response.
+            if (parsed.WasRequest || parsed.RecoveredId is null)
+            {
+                Enqueue(MessageWriter.Error(parsed.RecoveredId, parsed.ErrorCode, $"line {lineNumber}: {parsed.Error}"));
+            }
+
+            return;
+        }
+
+        switch (message.Kind)
+        {
+            case MessageKind.Response:
+                if (_pending.TryRemove(message.Id!.Value, out var source))
+                {
+                    source.TrySetResult(message);
+                }
+                else
+                {
+                    _handler.OnViolation(lineNumber, $"response to an unknown or already answered request id {message.Id}");
+                }
+
+                break;
+            case MessageKind.Request:
+                _ = RespondAsync(message);
+                break;
+            default:
+                _handler.OnNotification(message);
+                break;
+        }
+    }
+
+    private async Task RespondAsync(IncomingMessage request)
+    {
+        byte[] response;
+        try
+        {
+            response = await _handler.OnRequestAsync(request).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // A handler bug still answers the agent: it must never be left waiting.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            LogHandlerFailed(_logger, ex, request.Method);
+            response = MessageWriter.Error(request.Id, JsonRpcErrorCodes.InternalError, "internal error: " + ex.Message);
+        }
+
+        Enqueue(response);
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var stream = _transport.Input;
+        try
+        {
+            while (await _outgoing.Reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
+            {
+                while (_outgoing.Reader.TryRead(out var line))
+                {
+                    _tap?.Sent(line);
+
+                    // Once bytes are queued for the pipe, only the connection's own stop may abort the write.
+                    await stream.WriteAsync(line, _stop.Token).ConfigureAwait(false);
+                }
+
+                await stream.FlushAsync(_stop.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException or NotSupportedException)
+        {
+            // The agent's stdin is gone (it exited): the reader loop sees the end of its output.
+            LogWriteFailed(_logger, ex.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Agent reader loop ended: {Reason}")]
+    private static partial void LogReaderEnded(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Handling {Method} failed")]
+    private static partial void LogHandlerFailed(ILogger logger, Exception exception, string? method);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Writing to the agent failed: {Reason}")]
+    private static partial void LogWriteFailed(ILogger logger, string reason);
+}

@@ -1,0 +1,98 @@
+using System.IO.Pipelines;
+
+namespace ContainmentLab.Bridge;
+
+/// <summary>
+/// An in-process agent on a pair of in-memory pipes: the bridge runs unchanged, and tests and benchmarks run the
+/// fake agent's engine on a fake clock with no process at all.
+/// </summary>
+public sealed class StreamTransport : IAgentTransport
+{
+    private readonly Pipe _toAgent = new();
+    private readonly Pipe _fromAgent = new();
+    private readonly CancellationTokenSource _kill = new();
+    private int _killed;
+
+    /// <param name="runAgent">Runs the agent: reads its input from the first stream, writes to the second; ends on end of input or the token.</param>
+    public StreamTransport(Func<Stream, Stream, CancellationToken, Task> runAgent, string description = "in-process agent")
+    {
+        ArgumentNullException.ThrowIfNull(runAgent);
+        Description = description;
+        Output = _fromAgent.Reader.AsStream();
+        Input = _toAgent.Writer.AsStream();
+        Exited = RunAsync(runAgent);
+    }
+
+    public Stream Output { get; }
+
+    public Stream Input { get; }
+
+    public int? ProcessId => null;
+
+    public string Description { get; }
+
+    public string StderrTail => string.Empty;
+
+    public Task<AgentExit> Exited { get; }
+
+    public void Kill()
+    {
+        if (Interlocked.Exchange(ref _killed, 1) == 1)
+        {
+            return;
+        }
+
+        _kill.Cancel();
+        _toAgent.Reader.CancelPendingRead();
+        _fromAgent.Writer.Complete();
+    }
+
+    public async Task StopAsync(TimeSpan grace, TimeProvider timeProvider, CancellationToken cancellationToken = default)
+    {
+        await _toAgent.Writer.CompleteAsync().ConfigureAwait(false);
+        try
+        {
+            await Exited.WaitAsync(grace, timeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            Kill();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Kill();
+        await Exited.ConfigureAwait(false);
+        _kill.Dispose();
+    }
+
+    private async Task<AgentExit> RunAsync(Func<Stream, Stream, CancellationToken, Task> runAgent)
+    {
+        await Task.Yield();
+        var agentIn = _toAgent.Reader.AsStream();
+        var agentOut = _fromAgent.Writer.AsStream();
+        int code;
+        try
+        {
+            await runAgent(agentIn, agentOut, _kill.Token).ConfigureAwait(false);
+            code = 0;
+        }
+        catch (OperationCanceledException)
+        {
+            code = 137;
+        }
+#pragma warning disable CA1031 // The agent's crash is reported as its exit, like a process's.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            code = 1;
+        }
+
+        // End of the agent's output is what the bridge's reader sees as the agent going away; writes to its
+        // input fail from now on, as they would on a dead process's stdin.
+        await _fromAgent.Writer.CompleteAsync().ConfigureAwait(false);
+        await _toAgent.Reader.CompleteAsync().ConfigureAwait(false);
+        return new AgentExit(code, null, string.Empty);
+    }
+}

@@ -1,0 +1,163 @@
+using System.Text;
+using System.Text.Json;
+
+namespace ContainmentLab.Dispatch;
+
+/// <summary>
+/// The append-only audit log: JSON Lines with a monotonic sequence number, kept in memory and, when a path is
+/// given, in a file. Sequence numbers are assigned under one lock, in file order, so the log's order is the order
+/// in which gates were passed and closed.
+/// </summary>
+public sealed class AuditLog : IDisposable
+{
+    private readonly Lock _lock = new();
+    private readonly TimeProvider _timeProvider;
+    private readonly List<AuditRecord> _records = [];
+    private readonly StreamWriter? _file;
+    private long _seq;
+    private bool _dirty;
+    private bool _disposed;
+
+    public AuditLog(TimeProvider timeProvider, string? path = null)
+    {
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        _timeProvider = timeProvider;
+        Path = path;
+        if (path is not null)
+        {
+            var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 4096, FileOptions.None);
+            _file = new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = false, NewLine = "\n" };
+        }
+    }
+
+    public string? Path { get; }
+
+    /// <summary>The last sequence number handed out.</summary>
+    public long LastSeq => Volatile.Read(ref _seq);
+
+    public AuditRecord Append(AuditKind kind, string? sessionId, string? toolCallId = null, string? tool = null, string? requestId = null, string? detail = null)
+    {
+        lock (_lock)
+        {
+            var record = new AuditRecord(++_seq, _timeProvider.GetUtcNow(), kind, sessionId, toolCallId, tool, requestId, detail);
+            _records.Add(record);
+            if (_file is not null && !_disposed)
+            {
+                _file.WriteLine(Serialize(record));
+                _dirty = true;
+            }
+
+            return record;
+        }
+    }
+
+    /// <summary>Pushes written records out of the process (to the OS). Cheap when nothing is pending.</summary>
+    public void Flush()
+    {
+        if (_file is null)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            if (_dirty && !_disposed)
+            {
+                _file.Flush();
+                _dirty = false;
+            }
+        }
+    }
+
+    /// <summary>A snapshot of every record so far, in sequence order.</summary>
+    public IReadOnlyList<AuditRecord> Snapshot()
+    {
+        lock (_lock)
+        {
+            return [.. _records];
+        }
+    }
+
+    public static string Serialize(AuditRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteNumber("seq", record.Seq);
+            writer.WriteString("at", record.At);
+            writer.WriteString("kind", record.Kind.WireName());
+            WriteOptional(writer, "sessionId", record.SessionId);
+            WriteOptional(writer, "toolCallId", record.ToolCallId);
+            WriteOptional(writer, "tool", record.Tool);
+            WriteOptional(writer, "requestId", record.RequestId);
+            WriteOptional(writer, "detail", record.Detail);
+            writer.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
+    /// <summary>Reads an audit file back (for tools and tests that check a log after the fact).</summary>
+    public static IReadOnlyList<AuditRecord> ReadFile(string path)
+    {
+        var records = new List<AuditRecord>();
+        var lineNumber = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            lineNumber++;
+            if (line.Length == 0)
+            {
+                continue;
+            }
+
+            try
+            {
+                using var doc = JsonDocument.Parse(line);
+                var root = doc.RootElement;
+                records.Add(new AuditRecord(
+                    root.GetProperty("seq").GetInt64(),
+                    root.GetProperty("at").GetDateTimeOffset(),
+                    AuditKinds.Parse(root.GetProperty("kind").GetString()!),
+                    Optional(root, "sessionId"),
+                    Optional(root, "toolCallId"),
+                    Optional(root, "tool"),
+                    Optional(root, "requestId"),
+                    Optional(root, "detail")));
+            }
+            catch (Exception ex) when (ex is JsonException or KeyNotFoundException or FormatException or InvalidOperationException)
+            {
+                throw new FormatException($"{path}:{lineNumber}: not an audit record: {ex.Message}", ex);
+            }
+        }
+
+        return records;
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            _file?.Flush();
+            _file?.Dispose();
+        }
+    }
+
+    private static void WriteOptional(Utf8JsonWriter writer, string name, string? value)
+    {
+        if (value is not null)
+        {
+            writer.WriteString(name, value);
+        }
+    }
+
+    private static string? Optional(JsonElement root, string name) =>
+        root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+}

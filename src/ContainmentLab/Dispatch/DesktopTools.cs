@@ -1,0 +1,56 @@
+using System.Text.Json;
+using ContainmentLab.Protocol;
+
+namespace ContainmentLab.Dispatch;
+
+/// <summary>
+/// Simulated desktop actions (<c>desktop.press {target}</c>, <c>desktop.set_value {target, value}</c>,
+/// <c>desktop.key {keys}</c>): side effects recorded by the <see cref="VirtualDesktop"/>.
+/// </summary>
+public sealed class DesktopTool : HostTool
+{
+    public const string Press = "desktop.press";
+    public const string SetValue = "desktop.set_value";
+    public const string Key = "desktop.key";
+
+    private readonly VirtualDesktop _desktop;
+    private readonly string _name;
+
+    public DesktopTool(VirtualDesktop desktop, string name)
+    {
+        ArgumentNullException.ThrowIfNull(desktop);
+        if (name is not (Press or SetValue or Key))
+        {
+            throw new ArgumentException($"'{name}' is not a desktop tool", nameof(name));
+        }
+
+        _desktop = desktop;
+        _name = name;
+    }
+
+    public override string Name => _name;
+
+    public override ToolClass Classify(JsonElement arguments) => ToolClass.SideEffect;
+
+    public override string Describe(JsonElement arguments) => _name switch
+    {
+        Press => $"press '{OptionalString(arguments, "target")}'",
+        SetValue => $"set '{OptionalString(arguments, "target")}' to '{OptionalString(arguments, "value")}'",
+        _ => $"type keys '{OptionalString(arguments, "keys")}'",
+    };
+
+    public override ValueTask<JsonElement> InvokeAsync(ToolInvocation call, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        cancellationToken.ThrowIfCancellationRequested();
+        var action = _name switch
+        {
+            Press => _desktop.Record(call.SessionId, call.ToolCallId, "press", RequiredString(call.Arguments, "target"), null),
+            SetValue => _desktop.Record(call.SessionId, call.ToolCallId, "set_value", RequiredString(call.Arguments, "target"), RequiredString(call.Arguments, "value")),
+            _ => _desktop.Record(call.SessionId, call.ToolCallId, "key", RequiredString(call.Arguments, "keys"), null),
+        };
+        var output = JsonSerializer.SerializeToElement(
+            new Dictionary<string, string> { ["done"] = action.Action, ["target"] = action.Target }, AcpJsonContext.Default.DictionaryStringString);
+        return ValueTask.FromResult(JsonSerializer.SerializeToElement(new ContainmentToolResponse(output), AcpJsonContext.Default.ContainmentToolResponse));
+    }
+}

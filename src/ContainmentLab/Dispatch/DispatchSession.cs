@@ -1,0 +1,63 @@
+using System.Collections.Concurrent;
+using ContainmentLab.Protocol;
+
+namespace ContainmentLab.Dispatch;
+
+/// <summary>
+/// What the dispatcher keeps per session: the interrupt gate, the token its host tools run under, and the
+/// permission requests waiting for an answer. An interrupted session stays closed for good (a reused session
+/// would take the old turn's stragglers for the new turn's: reference/fazm-bridge.md, hang 6).
+/// </summary>
+public sealed class DispatchSession : IDisposable
+{
+    private readonly CancellationTokenSource _tools = new();
+    private readonly ConcurrentDictionary<long, TaskCompletionSource<PermissionOutcome>> _permissions = new();
+    private long _nextPermission;
+    private int _requested;
+
+    public DispatchSession(string id)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(id);
+        Id = id;
+    }
+
+    public string Id { get; }
+
+    public InterruptGate Gate { get; } = new();
+
+    /// <summary>Cancelled when the session is interrupted: every in-flight host tool of the session observes it.</summary>
+    public CancellationToken ToolsToken => _tools.Token;
+
+    /// <summary>Tool and permission requests the agent sent in this session.</summary>
+    public int Requested => Volatile.Read(ref _requested);
+
+    internal void CountRequest() => Interlocked.Increment(ref _requested);
+
+    internal (long Key, Task<PermissionOutcome> Answer) RegisterPermission()
+    {
+        var key = Interlocked.Increment(ref _nextPermission);
+        var source = new TaskCompletionSource<PermissionOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _permissions[key] = source;
+        return (key, source.Task);
+    }
+
+    /// <summary>Answers a pending permission request exactly once; false when it was already answered.</summary>
+    internal bool AnswerPermission(long key, PermissionOutcome outcome) =>
+        _permissions.TryRemove(key, out var source) && source.TrySetResult(outcome);
+
+    /// <summary>
+    /// After the gate closed: answer every pending permission request <c>cancelled</c> and cancel the host tools.
+    /// The token is cancelled asynchronously so that the caller (Interrupt) never runs tool callbacks itself.
+    /// </summary>
+    internal void CancelInFlight()
+    {
+        foreach (var key in _permissions.Keys)
+        {
+            AnswerPermission(key, PermissionOutcome.Cancelled);
+        }
+
+        _ = _tools.CancelAsync();
+    }
+
+    public void Dispose() => _tools.Dispose();
+}

@@ -1,0 +1,293 @@
+using System.Text.Json;
+using ContainmentLab.Events;
+using ContainmentLab.Protocol;
+
+namespace ContainmentLab.Dispatch;
+
+/// <summary>
+/// Every agent→host request passes here. For a tool call: resolve the session, take a gate ticket (the
+/// <c>dispatched</c> record, written and flushed before the tool runs), apply the policy, re-check the gate after
+/// any await on the user, run the tool under the session's token, and end in exactly one terminal audit record.
+/// A request the gate refuses is answered with an error at once, so the agent is never left waiting.
+/// </summary>
+public sealed class Dispatcher
+{
+    private readonly DispatcherOptions _options;
+    private readonly HostToolRegistry _tools;
+    private readonly AuditLog _audit;
+    private readonly EventHub _events;
+    private readonly TimeProvider _time;
+    private readonly Func<string, DispatchSession?> _sessions;
+
+    public Dispatcher(DispatcherOptions options, HostToolRegistry tools, AuditLog audit, EventHub events, TimeProvider timeProvider, Func<string, DispatchSession?> sessions)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(tools);
+        ArgumentNullException.ThrowIfNull(audit);
+        ArgumentNullException.ThrowIfNull(events);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        ArgumentNullException.ThrowIfNull(sessions);
+        _options = options;
+        _tools = tools;
+        _audit = audit;
+        _events = events;
+        _time = timeProvider;
+        _sessions = sessions;
+    }
+
+    /// <summary>Whether <paramref name="method"/> is an agent→host request this dispatcher answers.</summary>
+    public bool Handles(string method) =>
+        method is AcpMethods.RequestPermission or AcpMethods.ContainmentTool || _tools.HandlesMethod(method);
+
+    /// <summary>Answers one request; never throws. The result is the response line to write.</summary>
+    public async ValueTask<byte[]> HandleAsync(IncomingMessage request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var id = request.Id ?? throw new ArgumentException("a request has an id", nameof(request));
+        try
+        {
+            if (request.Method == AcpMethods.RequestPermission)
+            {
+                return await HandlePermissionAsync(request, id).ConfigureAwait(false);
+            }
+
+            if (!TryResolveTool(request, id, out var tool, out var call, out var session, out var refusal))
+            {
+                return refusal;
+            }
+
+            return await DispatchAsync(tool, call, session, id).ConfigureAwait(false);
+        }
+        catch (JsonException ex)
+        {
+            Violation(null, request.LineNumber, $"'{request.Method}' with invalid params: {ex.Message}");
+            return MessageWriter.Error(id, JsonRpcErrorCodes.InvalidParams, $"invalid params for '{request.Method}': {ex.Message}");
+        }
+    }
+
+    private bool TryResolveTool(IncomingMessage request, RpcId id, out HostTool tool, out ToolInvocation call, out DispatchSession session, out byte[] refusal)
+    {
+        string sessionId;
+        string toolCallId;
+        JsonElement arguments;
+        string toolName;
+        if (request.Method == AcpMethods.ContainmentTool)
+        {
+            var p = request.ParamsAs(AcpJsonContext.Default.ContainmentToolRequest);
+            (sessionId, toolCallId, toolName, arguments) = (p.SessionId, p.ToolCallId, p.Name, p.Arguments ?? default);
+        }
+        else
+        {
+            // ACP's fs/terminal methods carry no tool call id: the request id stands in for it.
+            if (request.Params.ValueKind != JsonValueKind.Object || !request.Params.TryGetProperty("sessionId", out var s) || s.ValueKind != JsonValueKind.String)
+            {
+                throw new JsonException("'sessionId' (a string) is required");
+            }
+
+            (sessionId, toolName, arguments) = (s.GetString()!, request.Method!, request.Params);
+            toolCallId = "rpc-" + id.ToString().Trim('"');
+        }
+
+        var requestId = id.ToString();
+        call = new ToolInvocation(sessionId, toolCallId, toolName, arguments, requestId);
+        tool = null!;
+        session = _sessions(sessionId)!;
+        if (session is null)
+        {
+            // Nothing lost: even a call naming no live session gets its terminal record.
+            _audit.Append(AuditKind.Denied, sessionId, toolCallId, toolName, requestId, "unknown session");
+            Violation(sessionId, request.LineNumber, $"'{toolName}' names a session that does not exist: '{sessionId}'");
+            refusal = MessageWriter.Error(id, JsonRpcErrorCodes.InvalidParams, $"unknown session '{sessionId}'");
+            return false;
+        }
+
+        session.CountRequest();
+        var found = request.Method == AcpMethods.ContainmentTool ? _tools.TryGetExtension(toolName, out tool) : _tools.TryGetMethod(toolName, out tool);
+        if (!found)
+        {
+            _audit.Append(AuditKind.Denied, sessionId, toolCallId, toolName, requestId, "unknown tool");
+            _events.Publish(new ToolCompleted(_time.GetUtcNow(), sessionId, toolCallId, toolName, AuditKind.Denied, "unknown tool"));
+            refusal = MessageWriter.Error(id, JsonRpcErrorCodes.MethodNotFound, $"unknown host tool '{toolName}'");
+            return false;
+        }
+
+        try
+        {
+            tool.Validate(arguments);
+        }
+        catch (JsonException ex)
+        {
+            _audit.Append(AuditKind.Failed, sessionId, toolCallId, toolName, requestId, "invalid params: " + ex.Message);
+            Violation(sessionId, request.LineNumber, $"'{toolName}' with invalid params: {ex.Message}");
+            refusal = MessageWriter.Error(id, JsonRpcErrorCodes.InvalidParams, $"invalid params for '{toolName}': {ex.Message}");
+            return false;
+        }
+
+        refusal = null!;
+        return true;
+    }
+
+    private async ValueTask<byte[]> DispatchAsync(HostTool tool, ToolInvocation call, DispatchSession session, RpcId id)
+    {
+        if (!session.Gate.TryPass(_audit, call.SessionId, call.ToolCallId, call.Tool, call.RequestId, out var dispatched))
+        {
+            return Skip(call, id, "the session was interrupted");
+        }
+
+        _audit.Flush();
+        _events.Publish(new ToolDispatched(_time.GetUtcNow(), call.SessionId, call.ToolCallId, call.Tool, dispatched.Seq));
+
+        var toolClass = tool.Classify(call.Arguments);
+        var policy = _options.Policies.For(call.Tool, toolClass);
+        switch (policy)
+        {
+            case ToolPolicy.Deny:
+                return End(call, AuditKind.Denied, $"policy denies {toolClass} tools", MessageWriter.Error(id, JsonRpcErrorCodes.Denied, $"'{call.Tool}' is denied by policy"));
+            case ToolPolicy.DryRun:
+                var wouldDo = tool.Describe(call.Arguments);
+                return End(call, AuditKind.DryRun, wouldDo, MessageWriter.Result(id, tool.DryRunResult(wouldDo), AcpJsonContext.Default.JsonElement));
+            case ToolPolicy.Confirm:
+                var allowed = await ConfirmAsync(new ConfirmRequest(call.SessionId, call.ToolCallId, call.Tool, toolClass, tool.Describe(call.Arguments)), session).ConfigureAwait(false);
+                if (allowed is null || session.Gate.IsClosed)
+                {
+                    // Stop came while the user was looking at the dialog: the answer no longer counts.
+                    return End(call, AuditKind.Canceled, "interrupted while awaiting confirmation", MessageWriter.Error(id, JsonRpcErrorCodes.Interrupted, "the session was interrupted"));
+                }
+
+                if (allowed == false)
+                {
+                    return End(call, AuditKind.Denied, "the user declined", MessageWriter.Error(id, JsonRpcErrorCodes.Denied, $"the user declined '{call.Tool}'"));
+                }
+
+                break;
+        }
+
+        return await RunAsync(tool, call, session, id).ConfigureAwait(false);
+    }
+
+    private async ValueTask<byte[]> RunAsync(HostTool tool, ToolInvocation call, DispatchSession session, RpcId id)
+    {
+        var token = session.ToolsToken;
+        try
+        {
+            token.ThrowIfCancellationRequested();
+            var result = await tool.InvokeAsync(call, token).ConfigureAwait(false);
+            return End(call, AuditKind.Completed, null, MessageWriter.Result(id, result, AcpJsonContext.Default.JsonElement));
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            return End(call, AuditKind.Canceled, "interrupted while running", MessageWriter.Error(id, JsonRpcErrorCodes.RequestCancelled, $"'{call.Tool}' was cancelled: the session was interrupted"));
+        }
+        catch (ToolDeniedException ex)
+        {
+            return End(call, AuditKind.Denied, ex.Message, MessageWriter.Error(id, JsonRpcErrorCodes.Denied, ex.Message));
+        }
+        catch (Exception ex) when (ex is ToolFailedException or IOException or UnauthorizedAccessException or JsonException or OperationCanceledException or InvalidOperationException)
+        {
+            return End(call, AuditKind.Failed, ex.Message, MessageWriter.Error(id, JsonRpcErrorCodes.ToolFailed, $"'{call.Tool}' failed: {ex.Message}"));
+        }
+    }
+
+    /// <summary>The user's answer, or null when the session was interrupted first.</summary>
+    private async ValueTask<bool?> ConfirmAsync(ConfirmRequest request, DispatchSession session)
+    {
+        if (_options.ConfirmAsync is not { } confirm)
+        {
+            return false;
+        }
+
+        var (key, answer) = session.RegisterPermission();
+        _ = AskUserAsync(confirm, request, session, key);
+        var outcome = await answer.ConfigureAwait(false);
+        return outcome.Outcome == "cancelled" ? null : outcome.OptionId == "allow";
+    }
+
+    private static async Task AskUserAsync(Func<ConfirmRequest, CancellationToken, ValueTask<bool>> confirm, ConfirmRequest request, DispatchSession session, long key)
+    {
+        bool yes;
+        try
+        {
+            yes = await confirm(request, session.ToolsToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            session.AnswerPermission(key, PermissionOutcome.Cancelled);
+            return;
+        }
+#pragma warning disable CA1031 // A failing dialog is a "no", never a crash of the dispatcher.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            yes = false;
+        }
+
+        session.AnswerPermission(key, PermissionOutcome.Selected(yes ? "allow" : "reject"));
+    }
+
+    private async ValueTask<byte[]> HandlePermissionAsync(IncomingMessage request, RpcId id)
+    {
+        var p = request.ParamsAs(AcpJsonContext.Default.RequestPermissionRequest);
+        var session = _sessions(p.SessionId);
+        var toolCallId = p.ToolCall.ToolCallId;
+        if (session is null)
+        {
+            Violation(p.SessionId, request.LineNumber, $"permission request for a session that does not exist: '{p.SessionId}'");
+            return MessageWriter.Error(id, JsonRpcErrorCodes.InvalidParams, $"unknown session '{p.SessionId}'");
+        }
+
+        session.CountRequest();
+        PermissionOutcome outcome;
+        if (session.Gate.IsClosed)
+        {
+            outcome = PermissionOutcome.Cancelled;
+        }
+        else
+        {
+            var toolClass = ClassifyKind(p.ToolCall.Kind);
+            var policy = _options.Policies.For(p.ToolCall.Title ?? string.Empty, toolClass);
+            var allow = p.Options.FirstOrDefault(o => o.Kind is "allow_once" or "allow_always");
+            var reject = p.Options.FirstOrDefault(o => o.Kind is "reject_once" or "reject_always");
+            bool? yes = policy switch
+            {
+                ToolPolicy.Allow => true,
+                ToolPolicy.Confirm => await ConfirmAsync(new ConfirmRequest(p.SessionId, toolCallId, p.ToolCall.Title ?? "permission", toolClass, p.ToolCall.Title ?? toolCallId), session).ConfigureAwait(false),
+                _ => false,
+            };
+
+            // The gate is checked again after the user answered: Stop wins over a late "yes".
+            outcome = yes is null || session.Gate.IsClosed ? PermissionOutcome.Cancelled
+                : yes == true && allow is not null ? PermissionOutcome.Selected(allow.OptionId)
+                : reject is not null ? PermissionOutcome.Selected(reject.OptionId)
+                : PermissionOutcome.Cancelled;
+        }
+
+        var described = outcome.OptionId is null ? outcome.Outcome : $"{outcome.Outcome}:{outcome.OptionId}";
+        _audit.Append(AuditKind.Permission, p.SessionId, toolCallId, p.ToolCall.Title, id.ToString(), described);
+        _events.Publish(new PermissionAnswered(_time.GetUtcNow(), p.SessionId, toolCallId, described));
+        return MessageWriter.Result(id, new RequestPermissionResponse(outcome), AcpJsonContext.Default.RequestPermissionResponse);
+    }
+
+    private static ToolClass ClassifyKind(string? kind) => kind switch
+    {
+        "read" or "search" or "think" or "fetch" => ToolClass.ReadOnly,
+        "delete" or "move" => ToolClass.Destructive,
+        _ => ToolClass.SideEffect,
+    };
+
+    private byte[] Skip(ToolInvocation call, RpcId id, string reason)
+    {
+        _audit.Append(AuditKind.Skipped, call.SessionId, call.ToolCallId, call.Tool, call.RequestId, reason);
+        _events.Publish(new ToolSkipped(_time.GetUtcNow(), call.SessionId, call.ToolCallId, call.Tool, reason));
+        return MessageWriter.Error(id, JsonRpcErrorCodes.Interrupted, $"'{call.Tool}' not dispatched: session '{call.SessionId}' was interrupted");
+    }
+
+    private byte[] End(ToolInvocation call, AuditKind kind, string? detail, byte[] response)
+    {
+        _audit.Append(kind, call.SessionId, call.ToolCallId, call.Tool, call.RequestId, detail);
+        _events.Publish(new ToolCompleted(_time.GetUtcNow(), call.SessionId, call.ToolCallId, call.Tool, kind, detail));
+        return response;
+    }
+
+    private void Violation(string? sessionId, long line, string reason) =>
+        _events.Publish(new ProtocolViolation(_time.GetUtcNow(), sessionId, line, reason));
+}

@@ -1,0 +1,35 @@
+using ContainmentLab.Protocol;
+
+namespace ContainmentLab.Dispatch;
+
+/// <summary>The host tools by name: ACP methods (<c>fs/*</c>) and <c>_containmentlab/tool</c> names.</summary>
+public sealed class HostToolRegistry
+{
+    private readonly Dictionary<string, HostTool> _methods = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HostTool> _extension = new(StringComparer.Ordinal);
+
+    public HostToolRegistry Add(HostTool tool)
+    {
+        ArgumentNullException.ThrowIfNull(tool);
+        (tool.Name.Contains('/', StringComparison.Ordinal) ? _methods : _extension)[tool.Name] = tool;
+        return this;
+    }
+
+    /// <summary>A host tool that answers an ACP method (e.g. <c>fs/read_text_file</c>).</summary>
+    public bool TryGetMethod(string method, out HostTool tool) => _methods.TryGetValue(method, out tool!);
+
+    /// <summary>A tool reached through <see cref="AcpMethods.ContainmentTool"/>.</summary>
+    public bool TryGetExtension(string name, out HostTool tool) => _extension.TryGetValue(name, out tool!);
+
+    public bool HandlesMethod(string method) => _methods.ContainsKey(method);
+
+    /// <summary>The standard set: fs tools in the sandbox, desktop tools on the virtual desktop, http.request.</summary>
+    public static HostToolRegistry CreateDefault(Sandbox sandbox, VirtualDesktop desktop, HttpClient httpClient, IReadOnlySet<string>? allowedHttpHosts = null) =>
+        new HostToolRegistry()
+            .Add(new ReadTextFileTool(sandbox))
+            .Add(new WriteTextFileTool(sandbox))
+            .Add(new DesktopTool(desktop, DesktopTool.Press))
+            .Add(new DesktopTool(desktop, DesktopTool.SetValue))
+            .Add(new DesktopTool(desktop, DesktopTool.Key))
+            .Add(new HttpRequestTool(httpClient, allowedHttpHosts));
+}

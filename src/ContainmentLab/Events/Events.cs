@@ -1,0 +1,42 @@
+using ContainmentLab.Dispatch;
+
+namespace ContainmentLab.Events;
+
+/// <summary>The agent process (or in-process agent) is running and initialized.</summary>
+public sealed record AgentStarted(DateTimeOffset At, int? ProcessId, string Agent) : ContainmentEvent(At, null);
+
+/// <summary>The agent is gone: it exited, crashed, closed its stdout, or was killed.</summary>
+public sealed record AgentExited(DateTimeOffset At, int? ExitCode, int? Signal, string StderrTail, string Reason) : ContainmentEvent(At, null);
+
+public sealed record SessionCreated(DateTimeOffset At, string Id, bool CreatedInterrupted) : ContainmentEvent(At, Id);
+
+public sealed record TurnStarted(DateTimeOffset At, string Id, int Turn) : ContainmentEvent(At, Id);
+
+public sealed record TurnEnded(DateTimeOffset At, string Id, Bridge.TurnOutcome Outcome) : ContainmentEvent(At, Id);
+
+/// <summary>A host tool call passed the gate: its <c>dispatched</c> audit record is written.</summary>
+public sealed record ToolDispatched(DateTimeOffset At, string Id, string ToolCallId, string Tool, long Seq) : ContainmentEvent(At, Id);
+
+/// <summary>A tool call was refused at the gate (the session was interrupted) and answered with an error at once.</summary>
+public sealed record ToolSkipped(DateTimeOffset At, string Id, string ToolCallId, string Tool, string Reason) : ContainmentEvent(At, Id);
+
+/// <summary>A tool call ended: completed, failed, canceled, denied or dry-run (skips are <see cref="ToolSkipped"/>).</summary>
+public sealed record ToolCompleted(DateTimeOffset At, string Id, string ToolCallId, string Tool, AuditKind Result, string? Detail) : ContainmentEvent(At, Id);
+
+public sealed record PermissionAnswered(DateTimeOffset At, string Id, string ToolCallId, string Outcome) : ContainmentEvent(At, Id);
+
+/// <summary>The user pressed Stop: for one session, or for all (<see cref="Global"/>).</summary>
+public sealed record InterruptRequested(DateTimeOffset At, string? Id, bool Global, IReadOnlyList<string> Sessions) : ContainmentEvent(At, Id);
+
+public sealed record CancelSent(DateTimeOffset At, string Id) : ContainmentEvent(At, Id);
+
+/// <summary>The agent answered the interrupted turn's prompt. <see cref="Deviation"/>: it answered with something other than <c>cancelled</c>.</summary>
+public sealed record AckReceived(DateTimeOffset At, string Id, string StopReason, TimeSpan Latency, bool Deviation) : ContainmentEvent(At, Id);
+
+public sealed record AckTimedOut(DateTimeOffset At, string Id, TimeSpan AckTimeout) : ContainmentEvent(At, Id);
+
+/// <summary>The bridge stopped waiting for the agent and killed it.</summary>
+public sealed record Escalated(DateTimeOffset At, string? Id, string Reason) : ContainmentEvent(At, Id);
+
+/// <summary>The agent sent something that breaks the protocol; <see cref="Line"/> is the wire line number (0 when not tied to one line).</summary>
+public sealed record ProtocolViolation(DateTimeOffset At, string? Id, long Line, string Reason) : ContainmentEvent(At, Id);

@@ -1,0 +1,50 @@
+using ContainmentLab.Dispatch;
+using Microsoft.Extensions.Time.Testing;
+
+namespace ContainmentLab.Tests.Dispatch;
+
+[TestFixture]
+public sealed class AuditLogTests
+{
+    [Test]
+    public void Append_AssignsMonotonicSequence_AndWritesJsonLinesThatReadBack()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            using (var log = new AuditLog(new FakeTimeProvider(), path))
+            {
+                log.Append(AuditKind.Dispatched, "s1", "t1", "desktop.press", "0");
+                log.Append(AuditKind.Completed, "s1", "t1", "desktop.press", "0");
+                log.Append(AuditKind.Interrupted, "s1", detail: "interrupt");
+                log.Flush();
+            }
+
+            var records = AuditLog.ReadFile(path);
+
+            Assert.That(records.Select(r => r.Seq), Is.EqualTo(new long[] { 1, 2, 3 }));
+            Assert.That(records.Select(r => r.Kind), Is.EqualTo(new[] { AuditKind.Dispatched, AuditKind.Completed, AuditKind.Interrupted }));
+            Assert.That(File.ReadAllLines(path)[0], Does.StartWith("{\"seq\":1,").And.Contain("\"kind\":\"dispatched\""));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Test]
+    public void ReadFile_BadLine_NamesFileAndLine()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(path, "{\"seq\":1,\"at\":\"2026-01-01T00:00:00Z\",\"kind\":\"dispatched\"}\n{oops\n");
+
+            Assert.That(() => AuditLog.ReadFile(path), Throws.TypeOf<FormatException>().With.Message.StartsWith($"{path}:2:"));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
