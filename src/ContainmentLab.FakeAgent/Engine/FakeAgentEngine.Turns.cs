@@ -1,0 +1,232 @@
+using System.Buffers;
+using System.Text.Json;
+using ContainmentLab.Protocol;
+
+namespace ContainmentLab.FakeAgent;
+
+/// <summary>Running the steps of a prompt turn.</summary>
+public sealed partial class FakeAgentEngine
+{
+    private static readonly PermissionOption[] s_permissionOptions =
+    [
+        new("allow", "Allow", "allow_once"),
+        new("reject", "Reject", "reject_once"),
+    ];
+
+    private async Task RunTurnAsync(Turn turn, PromptScript prompt)
+    {
+        var token = turn.WorkToken;
+        var stopReason = StopReasons.EndTurn;
+        try
+        {
+            foreach (var step in prompt.Steps)
+            {
+                token.ThrowIfCancellationRequested();
+                if (step is EndStep end)
+                {
+                    stopReason = end.StopReason;
+                    break;
+                }
+
+                if (!await RunStepAsync(turn, step, token).ConfigureAwait(false))
+                {
+                    return;
+                }
+            }
+
+            turn.Send(() => AnswerPrompt(turn, stopReason));
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested || turn.IsStopped)
+        {
+            // The cancel behaviour (or shutdown) decides how this turn is answered, if at all.
+        }
+#pragma warning disable CA1031 // A broken turn answers its prompt with an error instead of leaving the client waiting.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log($"{turn.Session.Id}: turn failed: {ex}");
+            FailPrompt(turn, "the fake agent's turn failed: " + ex.Message);
+        }
+    }
+
+    /// <summary>Runs one step; false when the step ended the turn itself (a cancelled permission).</summary>
+    private async Task<bool> RunStepAsync(Turn turn, ScriptStep step, CancellationToken cancellationToken)
+    {
+        switch (step)
+        {
+            case SayStep say:
+                SendUpdate(turn, new SessionUpdateBody(SessionUpdateKinds.AgentMessageChunk, ContentBlock.FromText(say.Text)));
+                return true;
+            case ToolStep tool:
+                var response = await CallToolAsync(turn, tool.Name, tool.Arguments, tool.ReportToolCall, cancellationToken).ConfigureAwait(false);
+                if (response.Error is { } error)
+                {
+                    Log($"{turn.Session.Id}: {tool.Name} refused: {error.Code} {error.Message}");
+                }
+
+                return true;
+            case StormStep storm:
+                await RunStormAsync(turn, storm, cancellationToken).ConfigureAwait(false);
+                return true;
+            case PermissionStep permission:
+                return await AskPermissionAsync(turn, permission, cancellationToken).ConfigureAwait(false);
+            case SleepStep sleep:
+                await Task.Delay(sleep.Duration, _timeProvider, cancellationToken).ConfigureAwait(false);
+                return true;
+            default:
+                throw new NotSupportedException($"the engine cannot run a {step.GetType().Name} ({step.Location})");
+        }
+    }
+
+    /// <summary>
+    /// Sends one tool request and awaits its answer (a result or an error: both count as answered). Everything up to the
+    /// first await runs synchronously, so the request is on its way when this returns — the storm relies on that.
+    /// </summary>
+    private async Task<IncomingMessage> CallToolAsync(Turn turn, string name, JsonElement? arguments, bool report, CancellationToken cancellationToken)
+    {
+        var session = turn.Session;
+        var toolCallId = session.NextToolCallId();
+        Task<IncomingMessage>? response = null;
+        turn.Send(() =>
+        {
+            if (report)
+            {
+                SendUpdateUnchecked(session, new SessionUpdateBody(
+                    SessionUpdateKinds.ToolCall, ToolCallId: toolCallId, Title: name, Kind: ToolKind(name), Status: "in_progress", RawInput: arguments));
+            }
+
+            response = name.Contains('/', StringComparison.Ordinal)
+                ? SendRequest(session, name, AcpParams(session, name, arguments), AcpJsonContext.Default.JsonElement)
+                : SendRequest(session, AcpMethods.ContainmentTool, new ContainmentToolRequest(session.Id, toolCallId, name, arguments), AcpJsonContext.Default.ContainmentToolRequest);
+        });
+
+        var message = await response!.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (report)
+        {
+            var status = message.Error is null ? "completed" : "failed";
+            SendUpdate(turn, new SessionUpdateBody(SessionUpdateKinds.ToolCallUpdate, ToolCallId: toolCallId, Status: status));
+        }
+
+        return message;
+    }
+
+    /// <summary>
+    /// Count calls, at most Concurrency outstanding: the next one goes out as soon as any outstanding one is answered.
+    /// Arguments are drawn in send order from the seed, so they do not depend on the order of the answers.
+    /// </summary>
+    private async Task RunStormAsync(Turn turn, StormStep storm, CancellationToken cancellationToken)
+    {
+        var arguments = new StormArguments(storm, turn.Session.Cwd);
+
+        // Not disposed: answers that arrive after a cancel still release slots, and SemaphoreSlim holds nothing
+        // unmanaged unless its wait handle is used.
+#pragma warning disable CA2000
+        var slots = new SemaphoreSlim(storm.Concurrency, storm.Concurrency);
+#pragma warning restore CA2000
+        for (var i = 0; i < storm.Count; i++)
+        {
+            await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+            var (tool, args) = arguments.Next(i);
+            var call = CallToolAsync(turn, tool, args, storm.ReportToolCalls, cancellationToken);
+            _ = call.ContinueWith(static (_, state) => ((SemaphoreSlim)state!).Release(), slots, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+
+        // Holding every slot means every call has been answered.
+        for (var i = 0; i < storm.Concurrency; i++)
+        {
+            await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<bool> AskPermissionAsync(Turn turn, PermissionStep permission, CancellationToken cancellationToken)
+    {
+        var session = turn.Session;
+        var request = new RequestPermissionRequest(
+            session.Id,
+            new ToolCallRef(session.NextToolCallId(), permission.Title, permission.Kind, "pending"),
+            s_permissionOptions);
+        Task<IncomingMessage>? pending = null;
+        turn.Send(() => pending = SendRequest(null, AcpMethods.RequestPermission, request, AcpJsonContext.Default.RequestPermissionRequest));
+        var response = await pending!.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (response.Error is { } error)
+        {
+            Log($"{session.Id}: permission request failed ({error.Code} {error.Message}); going on");
+            return true;
+        }
+
+        RequestPermissionResponse answer;
+        try
+        {
+            answer = response.ResultAs(AcpJsonContext.Default.RequestPermissionResponse);
+        }
+        catch (JsonException ex)
+        {
+            Log($"{session.Id}: unreadable permission answer ({ex.Message}); going on");
+            return true;
+        }
+
+        if (answer.Outcome.Outcome == PermissionOutcome.Cancelled.Outcome)
+        {
+            // ACP: the client answers pending permission requests 'cancelled' when the user cancels the turn; stop
+            // as under honour whatever on_cancel says.
+            Log($"{session.Id}: permission cancelled; ending the turn");
+            turn.StopWork();
+            AnswerPrompt(turn, StopReasons.Cancelled);
+            return false;
+        }
+
+        Log($"{session.Id}: permission answered {answer.Outcome.OptionId}");
+        return true;
+    }
+
+    private void SendUpdate(Turn turn, SessionUpdateBody update) =>
+        turn.Send(() => SendUpdateUnchecked(turn.Session, update));
+
+    private void SendUpdateUnchecked(AgentSession session, SessionUpdateBody update) =>
+        Enqueue(MessageWriter.Notification(AcpMethods.SessionUpdate, new SessionNotification(session.Id, update), AcpJsonContext.Default.SessionNotification));
+
+    /// <summary>Params of an ACP method named in a script: the arguments plus sessionId, a relative fs path made absolute under the cwd.</summary>
+    private static JsonElement AcpParams(AgentSession session, string method, JsonElement? arguments)
+    {
+        var resolvePath = method.StartsWith("fs/", StringComparison.Ordinal);
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("sessionId", session.Id);
+            if (arguments is { ValueKind: JsonValueKind.Object } args)
+            {
+                foreach (var property in args.EnumerateObject())
+                {
+                    if (property.NameEquals("sessionId"))
+                    {
+                        continue;
+                    }
+
+                    if (resolvePath && property.NameEquals("path") && property.Value.ValueKind == JsonValueKind.String)
+                    {
+                        var path = property.Value.GetString()!;
+                        writer.WriteString("path", Path.IsPathFullyQualified(path) ? path : Path.GetFullPath(path, session.Cwd));
+                        continue;
+                    }
+
+                    property.WriteTo(writer);
+                }
+            }
+
+            writer.WriteEndObject();
+        }
+
+        using var document = JsonDocument.Parse(buffer.WrittenMemory);
+        return document.RootElement.Clone();
+    }
+
+    private static string ToolKind(string name) => name switch
+    {
+        AcpMethods.ReadTextFile => "read",
+        AcpMethods.WriteTextFile => "edit",
+        StormArguments.HttpTool => "fetch",
+        _ when name.StartsWith("terminal/", StringComparison.Ordinal) => "execute",
+        _ => "other",
+    };
+}

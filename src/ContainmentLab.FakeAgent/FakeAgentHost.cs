@@ -1,0 +1,49 @@
+namespace ContainmentLab.FakeAgent;
+
+/// <summary>The child-process mode: the engine on this process's stdin/stdout, logs on stderr, real time.</summary>
+public static class FakeAgentHost
+{
+    public const int ExitOk = 0;
+    public const int ExitUsage = 2;
+
+    /// <summary>Parses <c>--script FILE</c> and runs; prints problems to <paramref name="stderr"/>.</summary>
+    public static Task<int> RunFromArgumentsAsync(string[] args, TextWriter stderr, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(stderr);
+        if (args is ["--script", var path] && path.Length > 0)
+        {
+            return RunAsync(path, stderr, cancellationToken);
+        }
+
+        stderr.WriteLine("usage: ContainmentLab.FakeAgent --script FILE");
+        return Task.FromResult(ExitUsage);
+    }
+
+    /// <summary>
+    /// Loads the script and serves ACP on stdin/stdout until stdin closes (exit 0) or the token is cancelled. A script
+    /// that cannot be loaded is reported on <paramref name="stderr"/> as <c>file:line:column: problem</c> (exit 2).
+    /// </summary>
+    public static async Task<int> RunAsync(string scriptPath, TextWriter stderr, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(scriptPath);
+        ArgumentNullException.ThrowIfNull(stderr);
+        FakeAgentScript script;
+        try
+        {
+            script = FakeAgentScript.Load(scriptPath);
+        }
+        catch (ScriptException ex)
+        {
+            await stderr.WriteLineAsync(ex.Message).ConfigureAwait(false);
+            return ExitUsage;
+        }
+
+        // The raw streams, never Console.Out: stdout is the wire, and Console.Out's encoding and buffering are not ours.
+        using var input = Console.OpenStandardInput();
+        using var output = Console.OpenStandardOutput();
+        var engine = new FakeAgentEngine(script, input, output, TimeProvider.System, stderr);
+        await engine.RunAsync(cancellationToken).ConfigureAwait(false);
+        return ExitOk;
+    }
+}

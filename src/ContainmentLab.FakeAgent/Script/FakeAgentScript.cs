@@ -1,0 +1,49 @@
+namespace ContainmentLab.FakeAgent;
+
+/// <summary>
+/// What the fake agent does: one <see cref="PromptScript"/> per prompt of a session (the last one repeats) and how it
+/// reacts to <c>session/cancel</c>. Written in YAML; see fixtures/README.md, "Fake-agent scripts".
+/// </summary>
+public sealed record FakeAgentScript(string? Name, CancelBehaviour OnCancel, IReadOnlyList<PromptScript> Prompts)
+{
+    /// <summary>Reads and validates a script file.</summary>
+    /// <exception cref="ScriptException">The script is not valid; the message says where and why.</exception>
+    public static FakeAgentScript Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new ScriptException(path, 0, 0, "cannot read the script: " + ex.Message, ex);
+        }
+
+        return Parse(text, path);
+    }
+
+    /// <summary>Parses and validates script text; <paramref name="sourceName"/> names it in error messages.</summary>
+    /// <exception cref="ScriptException">The script is not valid; the message says where and why.</exception>
+    public static FakeAgentScript Parse(string yamlText, string sourceName)
+    {
+        ArgumentNullException.ThrowIfNull(yamlText);
+        ArgumentNullException.ThrowIfNull(sourceName);
+        return new FakeAgentScriptParser(sourceName).Parse(yamlText);
+    }
+
+    /// <summary>The steps of the session's prompt number <paramref name="promptIndex"/> (0-based); the last entry repeats.</summary>
+    public PromptScript PromptFor(int promptIndex)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(promptIndex);
+        if (Prompts.Count == 0)
+        {
+            return s_empty;
+        }
+
+        return Prompts[Math.Min(promptIndex, Prompts.Count - 1)];
+    }
+
+    private static readonly PromptScript s_empty = new([]);
+}

@@ -1,0 +1,80 @@
+using System.IO.Pipelines;
+using ContainmentLab.FakeAgent;
+using Microsoft.Extensions.Time.Testing;
+
+namespace ContainmentLab.Tests.FakeAgent;
+
+/// <summary>An in-process fake agent on fake time, wired to an <see cref="AcpTestClient"/> through two pipes.</summary>
+internal sealed class FakeAgentHarness : IAsyncDisposable
+{
+    private readonly Pipe _toAgent = new();
+    private readonly Pipe _fromAgent = new();
+    private readonly Stream _agentOutput;
+    private readonly Task _run;
+    private readonly CancellationTokenSource _stop = new();
+
+    private FakeAgentHarness(FakeAgentScript script)
+    {
+        Script = script;
+        _agentOutput = _fromAgent.Writer.AsStream();
+        Engine = new FakeAgentEngine(script, _toAgent.Reader.AsStream(), _agentOutput, Time, Log);
+        Client = new AcpTestClient(_toAgent.Writer.AsStream(), _fromAgent.Reader.AsStream());
+        Client.Start();
+        _run = RunEngineAsync();
+    }
+
+    public FakeAgentScript Script { get; }
+
+    public FakeTimeProvider Time { get; } = new();
+
+    public StringWriter Log { get; } = new();
+
+    public FakeAgentEngine Engine { get; }
+
+    public AcpTestClient Client { get; }
+
+    /// <summary>The absolute cwd the sessions are created in (never touched: the client fakes the file system).</summary>
+    public static string Cwd { get; } = Path.Combine(Path.GetTempPath(), "fake-agent-tests");
+
+    /// <summary>Completes when the engine's RunAsync returned.</summary>
+    public Task Run => _run;
+
+    public static FakeAgentHarness Start(string yaml) => new(FakeAgentScript.Parse(yaml, "test.yaml"));
+
+    /// <summary>initialize + session/new; returns the session id.</summary>
+    public async Task<string> OpenSessionAsync(CancellationToken cancellationToken)
+    {
+        await Client.InitializeAsync(cancellationToken);
+        return await Client.NewSessionAsync(Cwd, cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        // Close the agent's input, which ends RunAsync; cancel only as a fallback so a broken test cannot hang.
+        await Client.CloseInputAsync();
+        if (!_run.IsCompleted)
+        {
+            _stop.CancelAfter(TimeSpan.FromSeconds(10));
+        }
+
+        await _run;
+        await Client.DisposeAsync();
+        await _toAgent.Reader.CompleteAsync();
+        await _fromAgent.Reader.CompleteAsync();
+        _stop.Dispose();
+        await Log.DisposeAsync();
+    }
+
+    private async Task RunEngineAsync()
+    {
+        await Task.Yield();
+        try
+        {
+            await Engine.RunAsync(_stop.Token);
+        }
+        finally
+        {
+            await _agentOutput.DisposeAsync();
+        }
+    }
+}
