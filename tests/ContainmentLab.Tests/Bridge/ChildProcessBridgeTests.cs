@@ -1,0 +1,209 @@
+using System.Collections.Concurrent;
+using ContainmentLab.Bridge;
+using ContainmentLab.Dispatch;
+using ContainmentLab.Events;
+using ContainmentLab.Protocol;
+using ContainmentLab.Tests.Support;
+
+namespace ContainmentLab.Tests.Bridge;
+
+/// <summary>The same guarantees with the fake agent as a real child process over real pipes, in real time.</summary>
+[TestFixture]
+[Category("Process")]
+[NonParallelizable]
+public sealed class ChildProcessBridgeTests
+{
+    private static readonly string s_sandbox = Directory.CreateTempSubdirectory("cl-child-tests-").FullName;
+
+    private static AcpBridge Create(ChildAgent agent, RecordingTap tap, ConcurrentQueue<ContainmentEvent> events, TimeSpan? ackTimeout = null)
+    {
+        var bridge = new AcpBridge(new BridgeOptions
+        {
+            Command = agent.Command,
+            SandboxRoot = s_sandbox,
+            WireTap = tap,
+            AckTimeout = ackTimeout ?? TimeSpan.FromSeconds(5),
+            ShutdownGrace = TimeSpan.FromSeconds(2),
+        });
+        bridge.Events.Subscribe(events.Enqueue);
+        return bridge;
+    }
+
+    [Test]
+    [Category("G1")]
+    [CancelAfter(180_000)]
+    public async Task Storm_OverRealStdio_NoDispatchAfterInterrupt([Range(0, 19)] int trial)
+    {
+        var seed = 7_000 + trial;
+        var random = new Random(seed);
+        var count = random.Next(200, 2001);
+        var concurrency = random.Next(1, 17);
+        var global = trial % 2 == 0;
+        var interruptAfter = random.Next(0, count / 2);
+        var context = $"seed {seed}: {count} calls, concurrency {concurrency}, {(global ? "global" : "per-session")} interrupt after {interruptAfter}";
+        using var agent = new ChildAgent($$"""
+            prompts:
+              - steps:
+                  - storm: { count: {{count}}, concurrency: {{concurrency}}, tools: [desktop.press, desktop.set_value, desktop.key], seed: {{seed}} }
+                  - end: end_turn
+            """);
+        var tap = new RecordingTap();
+        var events = new ConcurrentQueue<ContainmentEvent>();
+        var bridge = Create(agent, tap, events);
+        int pid;
+        try
+        {
+            await bridge.StartAsync();
+            pid = bridge.AgentProcessId!.Value;
+            var target = await bridge.NewSessionAsync();
+            var other = await bridge.NewSessionAsync();
+            var turns = new[] { bridge.PromptAsync(target, "storm"), bridge.PromptAsync(other, "storm") };
+            await Task.Run(async () =>
+            {
+                while (events.Count(e => e is ToolDispatched d && d.SessionId == target) < interruptAfter && !turns.All(t => t.IsCompleted))
+                {
+                    await Task.Delay(1);
+                }
+
+                _ = global ? bridge.InterruptAll() : (bridge.Interrupt(target) ? 1 : 0);
+            });
+            var outcomes = await Task.WhenAll(turns);
+
+            var refused = bridge.Audit.Snapshot().Where(r => r.Kind is AuditKind.Skipped or AuditKind.Canceled).ToList();
+            await Until.TrueAsync(() => refused.All(r => tap.AnsweredWithError(r.RequestId!)), $"{context}: every refused call answered with an error");
+            var records = bridge.Audit.Snapshot();
+            Assert.That(AuditChecks.NoDispatchAfterInterrupt(records), Is.Empty, context);
+            Assert.That(AuditChecks.ExactlyOneTerminalRecord(records), Is.Empty, context);
+            Assert.That(outcomes.All(o => o.End is TurnEnd.Cancelled or TurnEnd.Completed), Is.True, context);
+            if (!global)
+            {
+                Assert.That(outcomes[1].End, Is.EqualTo(TurnEnd.Completed), $"{context}: the other session (G2)");
+            }
+        }
+        catch (Exception ex) when (ex is not AssertionException)
+        {
+            throw new AssertionException($"trial failed, {context}: {ex}", ex);
+        }
+        finally
+        {
+            await bridge.DisposeAsync();
+        }
+
+        await ChildAgent.AssertGoneAsync(pid);
+    }
+
+    [Test]
+    [Category("G2")]
+    [CancelAfter(60_000)]
+    public async Task ThreeSessions_OneInterruptedMidStorm_OthersFinishEveryCall()
+    {
+        const int Count = 400;
+        using var agent = new ChildAgent($$"""
+            prompts:
+              - steps:
+                  - storm: { count: {{Count}}, concurrency: 4, tools: [desktop.press, desktop.set_value], seed: 11 }
+                  - end: end_turn
+            """);
+        var tap = new RecordingTap();
+        var events = new ConcurrentQueue<ContainmentEvent>();
+        var bridge = Create(agent, tap, events);
+        int pid;
+        try
+        {
+            await bridge.StartAsync();
+            pid = bridge.AgentProcessId!.Value;
+            var ids = new[] { await bridge.NewSessionAsync(), await bridge.NewSessionAsync(), await bridge.NewSessionAsync() };
+            var turns = ids.Select(id => bridge.PromptAsync(id, "storm")).ToArray();
+            await Until.TrueAsync(() => events.Count(e => e is ToolDispatched d && d.SessionId == ids[0]) >= 50, "50 dispatches in the first session");
+            bridge.Interrupt(ids[0]);
+            var outcomes = await Task.WhenAll(turns);
+
+            var records = bridge.Audit.Snapshot();
+            Assert.That(outcomes[0].End, Is.EqualTo(TurnEnd.Cancelled));
+            Assert.That(records.Count(r => r.SessionId == ids[0] && r.Kind == AuditKind.Dispatched), Is.LessThan(Count));
+            foreach (var (id, outcome) in ids.Zip(outcomes).Skip(1))
+            {
+                Assert.That(outcome.End, Is.EqualTo(TurnEnd.Completed), id);
+                Assert.That(outcome.StopReason, Is.EqualTo(StopReasons.EndTurn), id);
+                Assert.That(records.Count(r => r.SessionId == id && r.Kind == AuditKind.Completed), Is.EqualTo(Count), id);
+                Assert.That(records.Count(r => r.SessionId == id && r.Kind == AuditKind.Skipped), Is.Zero, id);
+            }
+        }
+        finally
+        {
+            await bridge.DisposeAsync();
+        }
+
+        await ChildAgent.AssertGoneAsync(pid);
+    }
+
+    [Test]
+    [Category("G3")]
+    [CancelAfter(60_000)]
+    public async Task AgentIgnoringCancel_IsEscalatedAndKilled()
+    {
+        using var agent = new ChildAgent("""
+            on_cancel: ignore
+            prompts:
+              - steps:
+                  - sleep: 10m
+            """);
+        var events = new ConcurrentQueue<ContainmentEvent>();
+        var bridge = Create(agent, new RecordingTap(), events, ackTimeout: TimeSpan.FromSeconds(1));
+        int pid;
+        try
+        {
+            await bridge.StartAsync();
+            pid = bridge.AgentProcessId!.Value;
+            var session = await bridge.NewSessionAsync();
+            var turn = bridge.PromptAsync(session, "work");
+            bridge.Interrupt(session);
+            var outcome = await turn;
+
+            Assert.That(outcome.End, Is.EqualTo(TurnEnd.Escalated));
+            Assert.That(events.OfType<AckTimedOut>().Single().AckTimeout, Is.EqualTo(TimeSpan.FromSeconds(1)));
+            await ChildAgent.AssertGoneAsync(pid);
+            await Until.TrueAsync(() => events.OfType<AgentExited>().Any(), "AgentExited");
+            Assert.That(events.OfType<AgentExited>().Single().Signal, Is.EqualTo(9), "killed by SIGKILL");
+        }
+        finally
+        {
+            await bridge.DisposeAsync();
+        }
+    }
+
+    [Test]
+    [Category("G3")]
+    [CancelAfter(60_000)]
+    public async Task AgentAckingLate_WithinAckTimeout_EndsCancelled()
+    {
+        using var agent = new ChildAgent("""
+            on_cancel: { ack_after: 300ms }
+            prompts:
+              - steps:
+                  - sleep: 10m
+            """);
+        var events = new ConcurrentQueue<ContainmentEvent>();
+        var bridge = Create(agent, new RecordingTap(), events, ackTimeout: TimeSpan.FromSeconds(10));
+        int pid;
+        try
+        {
+            await bridge.StartAsync();
+            pid = bridge.AgentProcessId!.Value;
+            var session = await bridge.NewSessionAsync();
+            var turn = bridge.PromptAsync(session, "work");
+            bridge.Interrupt(session);
+            var outcome = await turn;
+
+            Assert.That(outcome.End, Is.EqualTo(TurnEnd.Cancelled));
+            Assert.That(outcome.StopReason, Is.EqualTo(StopReasons.Cancelled));
+            Assert.That(events.OfType<Escalated>(), Is.Empty);
+        }
+        finally
+        {
+            await bridge.DisposeAsync();
+        }
+
+        await ChildAgent.AssertGoneAsync(pid);
+    }
+}
