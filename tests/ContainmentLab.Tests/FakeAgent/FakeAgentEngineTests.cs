@@ -182,6 +182,28 @@ public sealed class FakeAgentEngineTests
     }
 
     [Test]
+    public async Task Sleep_TwoSeconds_WaitsForFakeTimeOnly()
+    {
+        await using var h = FakeAgentHarness.Start(Steps("- sleep: 2s\n- say: awake"));
+        var session = await h.OpenSessionAsync(Token);
+        var prompt = h.Client.PromptAsync(session, Token);
+
+        // The sleep's timer is armed on the turn's own task, at a moment the test cannot observe; so advance in small
+        // steps until the answer comes. Whenever the timer was armed, at least 2s of fake time must have passed.
+        var advanced = TimeSpan.Zero;
+        while (!prompt.IsCompleted)
+        {
+            h.Time.Advance(TimeSpan.FromMilliseconds(100));
+            advanced += TimeSpan.FromMilliseconds(100);
+            await h.Client.PingAsync(Token);
+        }
+
+        Assert.That(StopReason(await prompt), Is.EqualTo(StopReasons.EndTurn));
+        Assert.That(advanced, Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(2)));
+        Assert.That(h.Client.Notifications, Has.Count.EqualTo(1));
+    }
+
+    [Test]
     public async Task Storm_AnswersAtOnce_SendsExactlyCountAndNeverMoreThanConcurrency()
     {
         await using var h = FakeAgentHarness.Start(Steps("- storm: { count: 500, concurrency: 8, tools: [desktop.press, desktop.set_value, desktop.key], seed: 42 }"));
