@@ -1,1 +1,3 @@
-Console.WriteLine("x");
+using ContainmentLab.Cli;
+
+return await CliApp.Build().Parse(args).InvokeAsync().ConfigureAwait(false);
