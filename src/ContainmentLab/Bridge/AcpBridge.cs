@@ -78,7 +78,10 @@ public sealed partial class AcpBridge : IAsyncDisposable
             return;
         }
 
-        var transport = _options.TransportFactory is { } factory ? factory() : AgentProcess.Start(_options.Command!, line => LogAgentStderr(_logger, line));
+        var transport = _options.TransportFactory is { } factory
+            ? factory()
+            : AgentProcess.Start(PrepareAgentCommand(_options.Command!), line => LogAgentStderr(_logger, line));
+        OnAgentProcessStarted(transport);
         var connection = new Connection(transport, _options.Framing, _handler, _options.WireTap, _logger);
         var agent = new Agent(transport, connection);
         lock (_agentLock)
@@ -201,6 +204,7 @@ public sealed partial class AcpBridge : IAsyncDisposable
             session.Dispose();
         }
 
+        ReleaseLease();
         if (_ownsHttpClient)
         {
             _httpClient.Dispose();

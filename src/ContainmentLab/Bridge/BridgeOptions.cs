@@ -49,5 +49,8 @@ public sealed class BridgeOptions
 
     public IWireTap? WireTap { get; init; }
 
+    /// <summary>Leases and the orphan sweep (G7).</summary>
+    public Sweep.OrphanSweepOptions Sweep { get; init; } = new();
+
     public ILoggerFactory? LoggerFactory { get; init; }
 }
