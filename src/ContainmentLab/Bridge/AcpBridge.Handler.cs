@@ -61,10 +61,40 @@ public sealed partial class AcpBridge
                 return;
             }
 
-            if (session.Turn is null)
+            lock (session.Lock)
             {
-                // An update after the turn's answer belongs to a turn that is over: dropped, never taken for the next turn's.
-                Interlocked.Increment(ref session.DroppedUpdates);
+                if (session.Turn is null)
+                {
+                    // An update after the turn's answer belongs to a turn that is over: dropped, never taken for the next turn's.
+                    Interlocked.Increment(ref session.DroppedUpdates);
+                    return;
+                }
+
+                TrackAgentTool(session, update.Update);
+            }
+        }
+
+        /// <summary>The agent's own tools: watched from their first report to completed/failed, activity = their updates.</summary>
+        private void TrackAgentTool(Session session, SessionUpdateBody update)
+        {
+            if (update.SessionUpdate is not (SessionUpdateKinds.ToolCall or SessionUpdateKinds.ToolCallUpdate) || update.ToolCallId is not { } id)
+            {
+                return;
+            }
+
+            var finished = update.Status is "completed" or "failed";
+            if (session.AgentTools.TryGetValue(id, out var watch))
+            {
+                watch.ReportActivity();
+                if (finished)
+                {
+                    watch.Dispose();
+                    session.AgentTools.Remove(id);
+                }
+            }
+            else if (!finished)
+            {
+                session.AgentTools[id] = bridge._watchdog.Start(session.Id, id, update.Title ?? update.Kind ?? "agent tool", cancelTool: null);
             }
         }
     }

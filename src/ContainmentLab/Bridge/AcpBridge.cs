@@ -22,6 +22,7 @@ public sealed partial class AcpBridge : IAsyncDisposable
     private readonly HttpClient _httpClient;
     private readonly bool _ownsHttpClient;
     private readonly ConnectionHandler _handler;
+    private readonly Watchdog _watchdog;
     private readonly Lock _agentLock = new();
     private Agent? _agent;
     private long _interruptAllEpoch;
@@ -45,8 +46,15 @@ public sealed partial class AcpBridge : IAsyncDisposable
         _httpClient = options.HttpClient ?? new HttpClient();
         var tools = options.Tools?.Invoke(Sandbox, Desktop, _httpClient)
             ?? HostToolRegistry.CreateDefault(Sandbox, Desktop, _httpClient, options.AllowedHttpHosts);
+        _watchdog = new Watchdog(options.Watchdog, _time, Events, (sessionId, reason) =>
+        {
+            if (_sessions.TryGetValue(sessionId, out var session))
+            {
+                InterruptSession(session, reason);
+            }
+        });
         _dispatcher = new Dispatcher(
-            new DispatcherOptions { Policies = options.Policies, ConfirmAsync = options.ConfirmAsync },
+            new DispatcherOptions { Policies = options.Policies, ConfirmAsync = options.ConfirmAsync, Watch = _watchdog },
             tools,
             Audit,
             Events,
@@ -68,6 +76,9 @@ public sealed partial class AcpBridge : IAsyncDisposable
     public int? AgentProcessId => _agent?.Transport.ProcessId;
 
     public IReadOnlyCollection<string> SessionIds => [.. _sessions.Keys];
+
+    /// <summary>Tool calls the watchdog is watching right now; 0 when nothing runs (no timer outlives its tool).</summary>
+    public int ActiveWatches => _watchdog.ActiveCount;
 
     /// <summary>Starts the agent and initializes it. Errors (start failure, a rejected initialize, an exit during start-up) reach the caller.</summary>
     public async Task StartAsync(CancellationToken cancellationToken = default)
@@ -290,6 +301,14 @@ public sealed partial class AcpBridge : IAsyncDisposable
             {
                 turn.Session.Turn = null;
             }
+
+            // The turn is over: so are its agent-side tools, whatever the agent reported (their timers go too).
+            foreach (var watch in turn.Session.AgentTools.Values)
+            {
+                watch.Dispose();
+            }
+
+            turn.Session.AgentTools.Clear();
         }
 
         if (ackLatency is { } latency)

@@ -49,6 +49,9 @@ public sealed class BridgeOptions
 
     public IWireTap? WireTap { get; init; }
 
+    /// <summary>The tool watchdog (G4); by default its timeouts honour CONTAINMENTLAB_TOOL_TIMEOUT_SECONDS.</summary>
+    public WatchdogOptions Watchdog { get; init; } = WatchdogOptions.FromEnvironment();
+
     /// <summary>Leases and the orphan sweep (G7).</summary>
     public Sweep.OrphanSweepOptions Sweep { get; init; } = new();
 

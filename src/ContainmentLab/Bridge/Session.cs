@@ -33,5 +33,8 @@ internal sealed class Session : IDisposable
     /// <summary>session/update notifications that arrived with no turn running (late updates of an ended turn), dropped.</summary>
     public int DroppedUpdates;
 
+    /// <summary>The agent's own tool calls of the running turn (from <c>session/update</c>), each watched. Guarded by <see cref="Lock"/>.</summary>
+    public Dictionary<string, Dispatch.IToolWatchHandle> AgentTools { get; } = new(StringComparer.Ordinal);
+
     public void Dispose() => Dispatch.Dispose();
 }

@@ -167,16 +167,21 @@ public sealed class Dispatcher
 
     private async ValueTask<byte[]> RunAsync(HostTool tool, ToolInvocation call, DispatchSession session, RpcId id)
     {
-        var token = session.ToolsToken;
+        // The call's own token: cancelled by the session's interrupt (linked) or by the watchdog (this call only).
+        using var callCancellation = CancellationTokenSource.CreateLinkedTokenSource(session.ToolsToken);
+        using var watch = _options.Watch?.Start(call.SessionId, call.ToolCallId, call.Tool, callCancellation.Cancel);
+        var token = callCancellation.Token;
         try
         {
             token.ThrowIfCancellationRequested();
-            var result = await tool.InvokeAsync(call, token).ConfigureAwait(false);
+            var running = watch is null ? call : call with { ReportActivity = watch.ReportActivity };
+            var result = await tool.InvokeAsync(running, token).ConfigureAwait(false);
             return End(call, AuditKind.Completed, null, MessageWriter.Result(id, result, AcpJsonContext.Default.JsonElement));
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
-            return End(call, AuditKind.Canceled, "interrupted while running", MessageWriter.Error(id, JsonRpcErrorCodes.RequestCancelled, $"'{call.Tool}' was cancelled: the session was interrupted"));
+            var why = watch?.ExpiredReason is { } expired ? "watchdog: " + expired : "interrupted while running";
+            return End(call, AuditKind.Canceled, why, MessageWriter.Error(id, JsonRpcErrorCodes.RequestCancelled, $"'{call.Tool}' was cancelled: {why}"));
         }
         catch (ToolDeniedException ex)
         {

@@ -10,4 +10,7 @@ public sealed class DispatcherOptions
     /// (nobody is there to say yes).
     /// </summary>
     public Func<ConfirmRequest, CancellationToken, ValueTask<bool>>? ConfirmAsync { get; init; }
+
+    /// <summary>The watchdog every running host tool call is registered with; null for none.</summary>
+    public IToolWatch? Watch { get; init; }
 }

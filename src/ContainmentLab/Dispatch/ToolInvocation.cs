@@ -4,4 +4,10 @@ namespace ContainmentLab.Dispatch;
 
 /// <summary>One tool call as the dispatcher hands it to a host tool.</summary>
 /// <param name="Arguments">For ACP methods (<c>fs/*</c>) the request's params; for <c>_containmentlab/tool</c> its <c>arguments</c>.</param>
-public sealed record ToolInvocation(string SessionId, string ToolCallId, string Tool, JsonElement Arguments, string? RequestId);
+public sealed record ToolInvocation(string SessionId, string ToolCallId, string Tool, JsonElement Arguments, string? RequestId)
+{
+    private static readonly Action s_nothing = static () => { };
+
+    /// <summary>Tools call this for everything that shows the call is alive (output, body bytes): the watchdog's window slides.</summary>
+    public Action ReportActivity { get; init; } = s_nothing;
+}

@@ -40,3 +40,12 @@ public sealed record Escalated(DateTimeOffset At, string? Id, string Reason) : C
 
 /// <summary>The agent sent something that breaks the protocol; <see cref="Line"/> is the wire line number (0 when not tied to one line).</summary>
 public sealed record ProtocolViolation(DateTimeOffset At, string? Id, long Line, string Reason) : ContainmentEvent(At, Id);
+
+/// <summary>The watchdog cancelled a tool call that passed its deadline (G4). Exactly one per cancelled call.</summary>
+public sealed record ToolHangCanceled(DateTimeOffset At, string Id, string ToolCallId, string ToolName, double DurationSeconds, string Reason) : ContainmentEvent(At, Id);
+
+/// <summary>A write to the agent's stdin did not complete within WriteStallTimeout: the agent was killed (G6).</summary>
+public sealed record AgentWedged(DateTimeOffset At, TimeSpan Stalled, int QueuedLines) : ContainmentEvent(At, null);
+
+/// <summary>A fresh agent was started after the previous one exited (G5).</summary>
+public sealed record AgentRestarted(DateTimeOffset At, int Attempt, int Budget, TimeSpan Backoff, string PreviousExit) : ContainmentEvent(At, null);

@@ -51,7 +51,7 @@ public sealed class BridgeTurnTests
         await Until.TrueAsync(() => lab.Dispatched(session) >= 50, "50 dispatches");
 
         Assert.That(lab.Bridge.Interrupt(session), Is.True);
-        var outcome = await turn;
+        var outcome = await turn.OrTimeout();
 
         Assert.That(outcome.End, Is.EqualTo(TurnEnd.Cancelled));
         Assert.That(outcome.StopReason, Is.EqualTo(StopReasons.Cancelled));
@@ -138,7 +138,7 @@ public sealed class BridgeTurnTests
         lab.Time.Advance(TimeSpan.FromSeconds(5) - TimeSpan.FromTicks(1));
         Assert.That(turn.IsCompleted, Is.False, "escalated before AckTimeout");
         lab.Time.Advance(TimeSpan.FromTicks(1));
-        var outcome = await turn;
+        var outcome = await turn.OrTimeout();
 
         Assert.That(outcome.End, Is.EqualTo(TurnEnd.Escalated));
         Assert.That(outcome.Reason, Does.Contain("did not acknowledge"));
@@ -166,7 +166,7 @@ public sealed class BridgeTurnTests
         await Until.TrueAsync(() => lab.Tap.SentLines >= 4, "cancel on the wire");
         await Until.TrueAsync(() => { lab.Time.Advance(TimeSpan.Zero); return lab.AgentLog.ToString().Contains("cancel", StringComparison.OrdinalIgnoreCase); }, "the agent saw the cancel");
         lab.Time.Advance(TimeSpan.FromSeconds(2));
-        var outcome = await turn;
+        var outcome = await turn.OrTimeout();
 
         Assert.That(outcome.End, Is.EqualTo(TurnEnd.Cancelled));
         Assert.That(outcome.StopReason, Is.EqualTo(StopReasons.Cancelled));
@@ -189,7 +189,7 @@ public sealed class BridgeTurnTests
         await Until.TrueAsync(() => lab.Engine.SessionIds.Count == 1 && lab.Tap.SentLines >= 3, "prompt on the wire");
 
         lab.Bridge.Interrupt(session);
-        var outcome = await turn;
+        var outcome = await turn.OrTimeout();
 
         Assert.That(outcome.End, Is.EqualTo(TurnEnd.Cancelled));
         Assert.That(outcome.StopReason, Is.EqualTo(StopReasons.EndTurn));
@@ -237,7 +237,7 @@ public sealed class BridgeTurnTests
         await Until.TrueAsync(() => lab.Tap.SentLines >= 3, "prompt on the wire");
 
         await lab.DisposeAsync();
-        var outcome = await turn;
+        var outcome = await turn.OrTimeout();
 
         Assert.That(outcome.End, Is.EqualTo(TurnEnd.AgentExited));
     }

@@ -67,7 +67,7 @@ public sealed class ChildProcessBridgeTests
 
                 _ = global ? bridge.InterruptAll() : (bridge.Interrupt(target) ? 1 : 0);
             });
-            var outcomes = await Task.WhenAll(turns);
+            var outcomes = await Task.WhenAll(turns).OrTimeout(60);
 
             var refused = bridge.Audit.Snapshot().Where(r => r.Kind is AuditKind.Skipped or AuditKind.Canceled).ToList();
             await Until.TrueAsync(() => refused.All(r => tap.AnsweredWithError(r.RequestId!)), $"{context}: every refused call answered with an error");
@@ -116,7 +116,7 @@ public sealed class ChildProcessBridgeTests
             var turns = ids.Select(id => bridge.PromptAsync(id, "storm")).ToArray();
             await Until.TrueAsync(() => events.Count(e => e is ToolDispatched d && d.SessionId == ids[0]) >= 50, "50 dispatches in the first session");
             bridge.Interrupt(ids[0]);
-            var outcomes = await Task.WhenAll(turns);
+            var outcomes = await Task.WhenAll(turns).OrTimeout(60);
 
             var records = bridge.Audit.Snapshot();
             Assert.That(outcomes[0].End, Is.EqualTo(TurnEnd.Cancelled));
@@ -158,7 +158,7 @@ public sealed class ChildProcessBridgeTests
             var session = await bridge.NewSessionAsync();
             var turn = bridge.PromptAsync(session, "work");
             bridge.Interrupt(session);
-            var outcome = await turn;
+            var outcome = await turn.OrTimeout();
 
             Assert.That(outcome.End, Is.EqualTo(TurnEnd.Escalated));
             Assert.That(events.OfType<AckTimedOut>().Single().AckTimeout, Is.EqualTo(TimeSpan.FromSeconds(1)));
@@ -193,7 +193,7 @@ public sealed class ChildProcessBridgeTests
             var session = await bridge.NewSessionAsync();
             var turn = bridge.PromptAsync(session, "work");
             bridge.Interrupt(session);
-            var outcome = await turn;
+            var outcome = await turn.OrTimeout();
 
             Assert.That(outcome.End, Is.EqualTo(TurnEnd.Cancelled));
             Assert.That(outcome.StopReason, Is.EqualTo(StopReasons.Cancelled));

@@ -44,7 +44,7 @@ public sealed class HttpStormTests
         await Until.TrueAsync(() => lab.Dispatched(session) >= 60, "60 http.request dispatches");
 
         lab.Bridge.Interrupt(session);
-        var outcome = await turn;
+        var outcome = await turn.OrTimeout();
         await Until.TrueAsync(() => AuditChecks.ExactlyOneTerminalRecord(lab.Audit).Count == 0, "every dispatched call ended");
 
         var records = lab.Audit;

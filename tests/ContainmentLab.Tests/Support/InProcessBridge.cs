@@ -63,7 +63,13 @@ internal sealed class InProcessBridge : IAsyncDisposable
     }
 
     /// <summary>Builds a fresh <see cref="BridgeOptions"/> from <paramref name="o"/> with a few members changed (init-only).</summary>
-    public static BridgeOptions With(BridgeOptions o, TimeSpan? ackTimeout = null, PolicySet? policies = null, Func<ConfirmRequest, CancellationToken, ValueTask<bool>>? confirm = null) => new()
+    public static BridgeOptions With(
+        BridgeOptions o,
+        TimeSpan? ackTimeout = null,
+        PolicySet? policies = null,
+        Func<ConfirmRequest, CancellationToken, ValueTask<bool>>? confirm = null,
+        Func<Sandbox, VirtualDesktop, HttpClient, HostToolRegistry>? tools = null,
+        WatchdogOptions? watchdog = null) => new()
     {
         TimeProvider = o.TimeProvider,
         SandboxRoot = o.SandboxRoot,
@@ -74,6 +80,8 @@ internal sealed class InProcessBridge : IAsyncDisposable
         AckTimeout = ackTimeout ?? o.AckTimeout,
         Policies = policies ?? o.Policies,
         ConfirmAsync = confirm ?? o.ConfirmAsync,
+        Tools = tools ?? o.Tools,
+        Watchdog = watchdog ?? o.Watchdog,
     };
 }
 
