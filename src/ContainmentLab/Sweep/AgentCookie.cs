@@ -14,4 +14,14 @@ public static class AgentCookie
 
     /// <summary>A fresh cookie: 128 random bits, lower-case hex.</summary>
     public static string Create() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+
+    /// <summary>Whether any live process other than this one carries the cookie.</summary>
+    public static bool AnyCarrier(IProcessTable table, string cookie)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        return table.EnumerateProcessIds().Any(pid =>
+            pid != table.CurrentProcessId
+            && table.GetStartTime(pid) is not null
+            && table.HasEnvironmentEntry(pid, EnvironmentVariable, cookie) == true);
+    }
 }
