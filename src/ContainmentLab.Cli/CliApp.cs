@@ -12,6 +12,7 @@ public static class CliApp
         var root = new RootCommand("ContainmentLab: does Stop really stop the agent? A reference ACP bridge, a misbehaving fake agent, and the proof.");
         root.Subcommands.Add(FakeAgentCommand());
         root.Subcommands.Add(DemoCommand());
+        root.Subcommands.Add(SweepCommand.Create());
         return root;
     }
 
