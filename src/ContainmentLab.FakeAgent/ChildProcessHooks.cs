@@ -10,9 +10,11 @@ public static partial class ChildProcessHooks
     public static AgentHooks Create(TextWriter stderr)
     {
         ArgumentNullException.ThrowIfNull(stderr);
+        var stdout = DescriptorTarget(1);
         return new AgentHooks
         {
             Exit = exit => Die(exit, stderr),
+            OutputClosed = () => DetachDescriptors(stdout, stderr),
             Spawn = (step, cancellationToken) => SpawnChainAsync(1, step.Depth, step.IgnoreSigterm, cancellationToken),
         };
     }
@@ -37,6 +39,47 @@ public static partial class ChildProcessHooks
         }
 
         Environment.Exit(exit.ExitCode);
+    }
+
+    /// <summary>What a descriptor of this process refers to (<c>pipe:[1234]</c>), or null where /proc is missing.</summary>
+    private static string? DescriptorTarget(int fd)
+    {
+        try
+        {
+            return new FileInfo($"/proc/self/fd/{fd}").LinkTarget;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// After stdout is closed, points every other descriptor of the same pipe at /dev/null. The runtime keeps duplicates
+    /// of the standard descriptors (fd 5–7 from its native layer, one more from the console), and the host sees end of
+    /// stdout only when the last write end of the pipe is gone. dup2 rather than close: the runtime may still use those
+    /// numbers, and they must not come to mean some other file.
+    /// </summary>
+    private static void DetachDescriptors(string? target, TextWriter stderr)
+    {
+        if (target is null)
+        {
+            stderr.WriteLine("fake-agent: no /proc/self/fd: duplicates of stdout may keep it open");
+            return;
+        }
+
+        using var devNull = File.OpenHandle("/dev/null", FileMode.Open, FileAccess.Write);
+        var nullFd = (int)devNull.DangerousGetHandle();
+        foreach (var entry in Directory.EnumerateFiles("/proc/self/fd"))
+        {
+            if (int.TryParse(Path.GetFileName(entry), NumberStyles.None, CultureInfo.InvariantCulture, out var fd)
+                && fd != nullFd
+                && DescriptorTarget(fd) == target
+                && Dup2(nullFd, fd) < 0)
+            {
+                stderr.WriteLine($"fake-agent: dup2 over fd {fd} failed: errno {Marshal.GetLastPInvokeError()}");
+            }
+        }
     }
 
     /// <summary>
@@ -102,6 +145,9 @@ public static partial class ChildProcessHooks
 
         return (Environment.ProcessPath ?? "dotnet", [assembly]);
     }
+
+    [LibraryImport("libc", EntryPoint = "dup2", SetLastError = true)]
+    private static partial int Dup2(int oldFd, int newFd);
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);

@@ -20,6 +20,12 @@ public sealed class AgentHooks
     public Action<ExitRequest>? Exit { get; init; }
 
     /// <summary>
+    /// Called after <c>close_stdout</c> closed the output stream: the child process makes sure no duplicate descriptor
+    /// keeps the pipe open, so the peer really sees end of stream.
+    /// </summary>
+    public Action? OutputClosed { get; init; }
+
+    /// <summary>
     /// Starts the descendants of a <c>spawn</c> step and returns every one of them. Null: the step is refused with a log
     /// line (an in-process engine must not leave processes behind that nobody will clean up).
     /// </summary>

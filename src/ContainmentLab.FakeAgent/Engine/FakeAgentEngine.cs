@@ -524,6 +524,7 @@ public sealed partial class FakeAgentEngine
                     {
                         await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
                         await CloseOutputStreamAsync().ConfigureAwait(false);
+                        _hooks.OutputClosed?.Invoke();
                         Log("output closed by the script");
                         return;
                     }
