@@ -110,4 +110,24 @@ public sealed class FakeAgentScriptMisbehaviourTests
     {
         Assert.That(() => FakeAgentScript.Parse(yaml, "t.yaml"), Throws.TypeOf<ScriptException>().With.Message.EqualTo(expected));
     }
+
+    [TestCase("long-deploy.yaml", typeof(AgentToolStep))]
+    [TestCase("wedged-pipe.yaml", typeof(StopReadingStep))]
+    [TestCase("crash-mid-turn.yaml", typeof(CrashStep))]
+    [TestCase("close-stdout.yaml", typeof(CloseStdoutStep))]
+    [TestCase("orphans.yaml", typeof(SpawnStep))]
+    public void Load_MisbehaviourExample_IsValidAndUsesItsStep(string name, Type stepType)
+    {
+        var script = FakeAgentScript.Load(Path.Combine(FakeAgentScriptTests.FindRepositoryRoot(), "fixtures", "scripts", name));
+
+        Assert.That(script.Prompts.SelectMany(p => p.Steps).Select(s => s.GetType()), Does.Contain(stepType));
+    }
+
+    [Test]
+    public void Load_StartupFailureExample_FailsSessionNew()
+    {
+        var script = FakeAgentScript.Load(Path.Combine(FakeAgentScriptTests.FindRepositoryRoot(), "fixtures", "scripts", "startup-failure.yaml"));
+
+        Assert.That(script.SessionNewError, Is.EqualTo(new ScriptedError(-32603, "model not loaded")));
+    }
 }
