@@ -1,3 +1,6 @@
+using System.Globalization;
+using Microsoft.Win32.SafeHandles;
+
 namespace ContainmentLab.FakeAgent;
 
 /// <summary>The child-process mode: the engine on this process's stdin/stdout, logs on stderr, real time.</summary>
@@ -5,6 +8,9 @@ public static class FakeAgentHost
 {
     public const int ExitOk = 0;
     public const int ExitUsage = 2;
+
+    /// <summary>The hidden mode behind the <c>spawn</c> step: <c>--linger --level L --depth N [--ignore-sigterm]</c>.</summary>
+    internal const string LingerFlag = "--linger";
 
     /// <summary>Parses <c>--script FILE</c> and runs; prints problems to <paramref name="stderr"/>.</summary>
     public static Task<int> RunFromArgumentsAsync(string[] args, TextWriter stderr, CancellationToken cancellationToken = default)
@@ -14,6 +20,14 @@ public static class FakeAgentHost
         if (args is ["--script", var path] && path.Length > 0)
         {
             return RunAsync(path, stderr, cancellationToken);
+        }
+
+        if (args is [LingerFlag, "--level", var level, "--depth", var depth, .. var rest]
+            && int.TryParse(level, NumberStyles.None, CultureInfo.InvariantCulture, out var l)
+            && int.TryParse(depth, NumberStyles.None, CultureInfo.InvariantCulture, out var d)
+            && rest is [] or ["--ignore-sigterm"])
+        {
+            return LingerMode.RunAsync(l, d, rest.Length == 1, cancellationToken);
         }
 
         stderr.WriteLine("usage: ContainmentLab.FakeAgent --script FILE");
@@ -40,9 +54,13 @@ public static class FakeAgentHost
         }
 
         // The raw streams, never Console.Out: stdout is the wire, and Console.Out's encoding and buffering are not ours.
+        // stdout is fd 1 itself, not Console.OpenStandardOutput (a dup on Unix): close_stdout must close the last
+        // descriptor of the pipe for the host to see end of stream.
         using var input = Console.OpenStandardInput();
-        using var output = Console.OpenStandardOutput();
-        var engine = new FakeAgentEngine(script, input, output, TimeProvider.System, stderr);
+        using var output = OperatingSystem.IsWindows()
+            ? Console.OpenStandardOutput()
+            : new FileStream(new SafeFileHandle(1, ownsHandle: true), FileAccess.Write, bufferSize: 0);
+        var engine = new FakeAgentEngine(script, input, output, TimeProvider.System, stderr, ChildProcessHooks.Create(stderr));
         await engine.RunAsync(cancellationToken).ConfigureAwait(false);
         return ExitOk;
     }

@@ -73,8 +73,157 @@ public sealed partial class FakeAgentEngine
             case SleepStep sleep:
                 await Task.Delay(sleep.Duration, _timeProvider, cancellationToken).ConfigureAwait(false);
                 return true;
+            case AgentToolStep agentTool:
+                await RunAgentToolAsync(turn, agentTool, cancellationToken).ConfigureAwait(false);
+                return true;
+            case StallStep stall:
+                await StallAsync(turn, stall).ConfigureAwait(false);
+                return true;
+            case StopReadingStep stopReading:
+                StopReading(turn, stopReading);
+                return true;
+            case CrashStep crash:
+                Die(crash.Exit, $"{turn.Session.Id}: crash ({crash.Location})");
+                return false;
+            case CloseStdoutStep close:
+                Log($"{turn.Session.Id}: closing the output ({close.Location}); then {close.Then.ToString().ToLowerInvariant()}");
+                if (close.Then == AfterCloseStdout.Hang)
+                {
+                    _input.Pause();
+                }
+
+                CloseOutput();
+
+                // The turn ends here without an answer: the prompt can never be answered on a closed output.
+                return false;
+            case SpawnStep spawn:
+                await SpawnAsync(turn, spawn, cancellationToken).ConfigureAwait(false);
+                return true;
             default:
                 throw new NotSupportedException($"the engine cannot run a {step.GetType().Name} ({step.Location})");
+        }
+    }
+
+    /// <summary>
+    /// An agent-side tool: tool_call, a heartbeat every interval, completed at the end. Every wait is measured from the
+    /// start on the TimeProvider, so heartbeats fall exactly on multiples of the interval however late a wait resumes.
+    /// </summary>
+    private async Task RunAgentToolAsync(Turn turn, AgentToolStep tool, CancellationToken cancellationToken)
+    {
+        var session = turn.Session;
+        var toolCallId = session.NextToolCallId();
+        turn.SendToolStart(toolCallId, () => SendUpdateUnchecked(session, new SessionUpdateBody(
+            SessionUpdateKinds.ToolCall, ToolCallId: toolCallId, Title: tool.Title, Kind: tool.Kind, Status: "in_progress")));
+        var started = _timeProvider.GetTimestamp();
+        var beats = 0;
+        while (true)
+        {
+            TimeSpan? nextBeat = tool.Heartbeat is { } interval ? interval * (beats + 1) : null;
+            var due = (nextBeat, tool.Duration) switch
+            {
+                ({ } beat, { } end) => beat < end ? beat : end,
+                ({ } beat, null) => beat,
+                (null, { } end) => end,
+                _ => Timeout.InfiniteTimeSpan,
+            };
+            if (due == Timeout.InfiniteTimeSpan)
+            {
+                // Hung: no heartbeat, no end. Only a cancel (or shutdown) gets it out of here.
+                await Task.Delay(Timeout.InfiniteTimeSpan, _timeProvider, cancellationToken).ConfigureAwait(false);
+            }
+
+            var wait = due - _timeProvider.GetElapsedTime(started);
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, _timeProvider, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (due == tool.Duration)
+            {
+                break;
+            }
+
+            beats++;
+            var heartbeat = HeartbeatOutput(beats, due);
+            turn.Send(() => SendUpdateUnchecked(session, new SessionUpdateBody(
+                SessionUpdateKinds.ToolCallUpdate, ToolCallId: toolCallId, Status: "in_progress", RawOutput: heartbeat)));
+        }
+
+        turn.SendToolEnd(toolCallId, () => SendUpdateUnchecked(session, new SessionUpdateBody(
+            SessionUpdateKinds.ToolCallUpdate, ToolCallId: toolCallId, Status: "completed")));
+    }
+
+    /// <summary>
+    /// A heartbeat's payload, as rawOutput: ACP's tool_call_update <c>content</c> is a list of tool-call contents, which the
+    /// shared <see cref="SessionUpdateBody"/> (one <see cref="ContentBlock"/>) cannot carry.
+    /// </summary>
+    private static JsonElement HeartbeatOutput(int beat, TimeSpan elapsed)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteNumber("heartbeat", beat);
+            writer.WriteNumber("elapsedMs", (long)elapsed.TotalMilliseconds);
+            writer.WriteEndObject();
+        }
+
+        using var document = JsonDocument.Parse(buffer.WrittenMemory);
+        return document.RootElement.Clone();
+    }
+
+    /// <summary>
+    /// Silent for the duration: the turn writes nothing, and a cancel that arrives meanwhile is acted on only when the
+    /// stall ends. Not cut short by the turn's work token; only shutdown ends it early.
+    /// </summary>
+    private async Task StallAsync(Turn turn, StallStep stall)
+    {
+        Log($"{turn.Session.Id}: stalls for {(stall.Duration is { } d ? d.ToString() : "ever")} ({stall.Location})");
+        turn.BeginStall();
+        await Task.Delay(stall.Duration ?? Timeout.InfiniteTimeSpan, _timeProvider, _shutdown.Token).ConfigureAwait(false);
+        if (turn.EndStall())
+        {
+            ApplyCancel(turn);
+        }
+    }
+
+    /// <summary>Pauses the input; the timer that resumes it is armed before this returns. The turn goes on at once.</summary>
+    private void StopReading(Turn turn, StopReadingStep step)
+    {
+        Log($"{turn.Session.Id}: stops reading input for {(step.Duration is { } d ? d.ToString() : "ever")} ({step.Location})");
+        _input.Pause();
+        if (step.Duration is { } duration)
+        {
+            Track(ResumeReadingAsync(duration));
+        }
+    }
+
+    private async Task ResumeReadingAsync(TimeSpan duration)
+    {
+        try
+        {
+            await Task.Delay(duration, _timeProvider, _shutdown.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        Log("reading input again");
+        _input.Resume();
+    }
+
+    private async Task SpawnAsync(Turn turn, SpawnStep spawn, CancellationToken cancellationToken)
+    {
+        if (_hooks.Spawn is not { } start)
+        {
+            Log($"{turn.Session.Id}: spawn refused: an in-process engine starts no processes ({spawn.Location})");
+            return;
+        }
+
+        foreach (var process in await start(spawn, cancellationToken).ConfigureAwait(false))
+        {
+            Log(LingerMode.Spawned(process));
         }
     }
 
@@ -170,7 +319,7 @@ public sealed partial class FakeAgentEngine
             // ACP: the client answers pending permission requests 'cancelled' when the user cancels the turn; stop
             // as under honour whatever on_cancel says.
             Log($"{session.Id}: permission cancelled; ending the turn");
-            turn.StopWork();
+            StopAndFailTools(turn);
             AnswerPrompt(turn, StopReasons.Cancelled);
             return false;
         }

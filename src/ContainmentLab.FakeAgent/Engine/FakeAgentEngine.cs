@@ -17,11 +17,17 @@ public sealed partial class FakeAgentEngine
 {
     public const string AgentName = "containmentlab-fake-agent";
 
+    private const string ToolStatusFailed = "failed";
+
+    /// <summary>Queued after the last line by <c>close_stdout</c>: the write loop closes the output when it gets here.</summary>
+    private static readonly byte[] s_closeOutput = [];
+
     private readonly FakeAgentScript _script;
-    private readonly Stream _input;
+    private readonly PausableReadStream _input;
     private readonly Stream _output;
     private readonly TimeProvider _timeProvider;
     private readonly TextWriter _log;
+    private readonly AgentHooks _hooks;
 
     // One writer: every line goes through this channel to the single write loop, so lines never interleave and a
     // sender (the cancel path in particular) never waits on the pipe.
@@ -31,22 +37,33 @@ public sealed partial class FakeAgentEngine
     private readonly ConcurrentDictionary<Task, byte> _background = new();
     private readonly CancellationTokenSource _shutdown = new();
     private readonly CancellationTokenSource _stopReading = new();
+
+    // A scripted death (in-process meaning): stops the read loop and the write loop at once.
+    private readonly CancellationTokenSource _abort = new();
     private long _lastRequestId = -1;
     private int _sessionCounter;
     private int _started;
 
-    public FakeAgentEngine(FakeAgentScript script, Stream input, Stream output, TimeProvider timeProvider, TextWriter? log = null)
+    /// <param name="hooks">How to die and to start processes; null means <see cref="AgentHooks.InProcess"/>.</param>
+    public FakeAgentEngine(FakeAgentScript script, Stream input, Stream output, TimeProvider timeProvider, TextWriter? log = null, AgentHooks? hooks = null)
     {
         ArgumentNullException.ThrowIfNull(script);
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(timeProvider);
         _script = script;
-        _input = input;
+        _input = new PausableReadStream(input);
         _output = output;
         _timeProvider = timeProvider;
         _log = log is null ? TextWriter.Null : TextWriter.Synchronized(log);
+        _hooks = hooks ?? AgentHooks.InProcess;
     }
+
+    /// <summary>The scripted death the engine went through (<c>crash</c>, <c>exit_during_startup</c>), or null.</summary>
+    public ExitRequest? ExitRequested { get; private set; }
+
+    /// <summary>True while the engine reads no input (<c>stop_reading</c>, <c>close_stdout</c>).</summary>
+    public bool IsInputPaused => _input.IsPaused;
 
     /// <summary>The ids of the sessions created so far, in no particular order.</summary>
     public IReadOnlyCollection<string> SessionIds => _sessions.Keys.ToArray();
@@ -73,8 +90,14 @@ public sealed partial class FakeAgentEngine
             throw new InvalidOperationException("RunAsync runs once per engine.");
         }
 
-        using var stopReading = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopReading.Token);
-        var writer = WriteLoopAsync(cancellationToken);
+        using var stopReading = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopReading.Token, _abort.Token);
+        using var stopWriting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _abort.Token);
+        var writer = WriteLoopAsync(stopWriting.Token);
+        if (_script.ExitDuringStartup is { After: { } after } startupExit)
+        {
+            Track(DieAfterAsync(after, startupExit.Exit));
+        }
+
         try
         {
             await ReadLoopAsync(stopReading.Token).ConfigureAwait(false);
@@ -99,6 +122,50 @@ public sealed partial class FakeAgentEngine
             await Task.WhenAll(_background.Keys).ConfigureAwait(false);
             _outgoing.Writer.TryComplete();
             await writer.ConfigureAwait(false);
+            if (_abort.IsCancellationRequested)
+            {
+                // The in-process meaning of dying: the peer sees our output end, as it would see a dead process's.
+                await CloseOutputStreamAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Dies as the script says: the hook (the child process really exits and never comes back here), else the in-process
+    /// meaning — RunAsync ends at once, lines not yet written are lost, the output is closed.
+    /// </summary>
+    private void Die(ExitRequest exit, string why)
+    {
+        Log($"{why}: dying with {exit}");
+        ExitRequested = exit;
+        _hooks.Exit?.Invoke(exit);
+        _outgoing.Writer.TryComplete();
+        _abort.Cancel();
+    }
+
+    private async Task DieAfterAsync(TimeSpan after, ExitRequest exit)
+    {
+        try
+        {
+            await Task.Delay(after, _timeProvider, _shutdown.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        Die(exit, "exit_during_startup");
+    }
+
+    private async Task CloseOutputStreamAsync()
+    {
+        try
+        {
+            await _output.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            Log($"closing the output failed: {ex.Message}");
         }
     }
 
@@ -171,6 +238,25 @@ public sealed partial class FakeAgentEngine
     {
         switch (request.Method)
         {
+            case AcpMethods.Initialize when _script.ExitDuringStartup is { } startupExit:
+                if (startupExit.After is null)
+                {
+                    Die(startupExit.Exit, "exit_during_startup");
+                }
+                else
+                {
+                    Log("initialize held: exit_during_startup will end the agent first");
+                }
+
+                break;
+            case AcpMethods.Initialize when _script.InitializeError is { } error:
+                Log($"initialize fails as scripted: {error.Code} {error.Message}");
+                Enqueue(MessageWriter.Error(id, error.Code, error.Message));
+                break;
+            case AcpMethods.SessionNew when _script.SessionNewError is { } error:
+                Log($"session/new fails as scripted: {error.Code} {error.Message}");
+                Enqueue(MessageWriter.Error(id, error.Code, error.Message));
+                break;
             case AcpMethods.Initialize:
                 // Params are not checked: a fake agent should let any client in, whatever capabilities it sends.
                 var response = new InitializeResponse(
@@ -296,21 +382,34 @@ public sealed partial class FakeAgentEngine
             return;
         }
 
+        if (turn.TryDeferCancel())
+        {
+            Log($"{session.Id}: cancel received while stalled; held back until the stall ends");
+            return;
+        }
+
+        ApplyCancel(turn);
+    }
+
+    private void ApplyCancel(Turn turn)
+    {
+        var session = turn.Session;
         var behaviour = _script.OnCancel;
         Log($"{session.Id}: cancel received ({behaviour.Mode})");
         switch (behaviour.Mode)
         {
             case CancelMode.Honour:
-                turn.StopWork();
+                StopAndFailTools(turn);
                 AnswerPrompt(turn, StopReasons.Cancelled);
                 break;
             case CancelMode.Ignore:
                 break;
             case CancelMode.Hang:
-                turn.StopWork();
+                // Running agent-side tools are left in_progress: a hung agent reports nothing.
+                _ = turn.StopWork();
                 break;
             case CancelMode.AckAfter:
-                turn.StopWork();
+                _ = turn.StopWork();
 
                 // Called here, not in Task.Run: the delay's timer must exist before the next line is read, so that a
                 // test advancing fake time after any later response knows the timer is already armed.
@@ -392,6 +491,26 @@ public sealed partial class FakeAgentEngine
         }
     }
 
+    /// <summary>
+    /// Stops the turn and reports its running agent-side tools <c>failed</c> (ACP v1 has no cancelled tool status),
+    /// before the caller answers the prompt.
+    /// </summary>
+    private void StopAndFailTools(Turn turn)
+    {
+        foreach (var toolCallId in turn.StopWork())
+        {
+            Log($"{turn.Session.Id}: {toolCallId} stopped by the cancel; reported failed");
+            SendUpdateUnchecked(turn.Session, new SessionUpdateBody(SessionUpdateKinds.ToolCallUpdate, ToolCallId: toolCallId, Status: ToolStatusFailed));
+        }
+    }
+
+    /// <summary>Writes what is queued, then closes the output (<c>close_stdout</c>); nothing is written after.</summary>
+    private void CloseOutput()
+    {
+        _outgoing.Writer.TryWrite(s_closeOutput);
+        _outgoing.Writer.TryComplete();
+    }
+
     private async Task WriteLoopAsync(CancellationToken cancellationToken)
     {
         var reader = _outgoing.Reader;
@@ -401,6 +520,15 @@ public sealed partial class FakeAgentEngine
             {
                 while (reader.TryRead(out var line))
                 {
+                    if (ReferenceEquals(line, s_closeOutput))
+                    {
+                        await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
+                        await CloseOutputStreamAsync().ConfigureAwait(false);
+                        _hooks.OutputClosed?.Invoke();
+                        Log("output closed by the script");
+                        return;
+                    }
+
                     await _output.WriteAsync(line, cancellationToken).ConfigureAwait(false);
                 }
 

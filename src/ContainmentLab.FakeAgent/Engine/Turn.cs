@@ -10,7 +10,10 @@ internal sealed class Turn
 {
     private readonly Lock _gate = new();
     private readonly CancellationTokenSource _work;
+    private readonly HashSet<string> _runningTools = new(StringComparer.Ordinal);
     private bool _stopped;
+    private bool _stalling;
+    private bool _cancelDeferred;
     private int _answered;
     private int _cancelReceived;
 
@@ -61,13 +64,72 @@ internal sealed class Turn
         }
     }
 
-    public void StopWork()
+    /// <summary>Like <see cref="Send"/>, and records <paramref name="toolCallId"/> as a running agent-side tool.</summary>
+    public void SendToolStart(string toolCallId, Action send)
     {
         lock (_gate)
         {
+            Send(send);
+            _runningTools.Add(toolCallId);
+        }
+    }
+
+    /// <summary>Like <see cref="Send"/>, and records that the agent-side tool has ended.</summary>
+    public void SendToolEnd(string toolCallId, Action send)
+    {
+        lock (_gate)
+        {
+            Send(send);
+            _runningTools.Remove(toolCallId);
+        }
+    }
+
+    /// <summary>
+    /// Stops the turn's work and returns the agent-side tools that were running, atomically with respect to every send:
+    /// none of them can report anything after this, so the caller may report them failed.
+    /// </summary>
+    public IReadOnlyList<string> StopWork()
+    {
+        string[] running;
+        lock (_gate)
+        {
             _stopped = true;
+            running = [.. _runningTools];
+            _runningTools.Clear();
         }
 
         _work.Cancel();
+        return running;
+    }
+
+    /// <summary>A <c>stall</c> begins: until <see cref="EndStall"/> a cancel of this turn is held back.</summary>
+    public void BeginStall()
+    {
+        lock (_gate)
+        {
+            _stalling = true;
+        }
+    }
+
+    /// <summary>True if the turn is stalled; the cancel is then held back until the stall ends.</summary>
+    public bool TryDeferCancel()
+    {
+        lock (_gate)
+        {
+            _cancelDeferred |= _stalling;
+            return _stalling;
+        }
+    }
+
+    /// <summary>Ends a stall; true if a cancel arrived during it and must be acted on now.</summary>
+    public bool EndStall()
+    {
+        lock (_gate)
+        {
+            _stalling = false;
+            var deferred = _cancelDeferred;
+            _cancelDeferred = false;
+            return deferred;
+        }
     }
 }

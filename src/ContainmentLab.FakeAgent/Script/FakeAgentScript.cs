@@ -6,6 +6,15 @@ namespace ContainmentLab.FakeAgent;
 /// </summary>
 public sealed record FakeAgentScript(string? Name, CancelBehaviour OnCancel, IReadOnlyList<PromptScript> Prompts)
 {
+    /// <summary><c>initialize: {error: {code, message}}</c> — answer <c>initialize</c> with this error instead of a result.</summary>
+    public ScriptedError? InitializeError { get; init; }
+
+    /// <summary><c>session_new: {error: {code, message}}</c> — answer every <c>session/new</c> with this error.</summary>
+    public ScriptedError? SessionNewError { get; init; }
+
+    /// <summary><c>exit_during_startup:</c> — die before answering <c>initialize</c>.</summary>
+    public StartupExit? ExitDuringStartup { get; init; }
+
     /// <summary>Reads and validates a script file.</summary>
     /// <exception cref="ScriptException">The script is not valid; the message says where and why.</exception>
     public static FakeAgentScript Load(string path)

@@ -31,7 +31,15 @@ internal sealed partial class FakeAgentScriptParser
         new("permission", [], static (p, v, _) => p.ReadPermission(v)),
         new("sleep", [], static (p, v, _) => new SleepStep(p.ReadDuration(v, "sleep"))),
         new("end", [], static (p, v, _) => new EndStep(p.ReadStopReason(v, "end", s_endStopReasons))),
+        new("agent_tool", [], static (p, v, _) => p.ReadAgentTool(v)),
+        new("stall", [], static (p, v, _) => new StallStep(p.ReadDurationOrForever(v, "stall"))),
+        new("stop_reading", [], static (p, v, _) => new StopReadingStep(p.ReadDurationOrForever(v, "stop_reading"))),
+        new("crash", [], static (p, v, s) => new CrashStep(p.ReadExit(v, "crash", [], out _))),
+        new("close_stdout", [], static (p, v, _) => p.ReadCloseStdout(v)),
+        new("spawn", [], static (p, v, _) => p.ReadSpawn(v)),
     ];
+
+    private static readonly string[] s_scriptKeys = ["name", "on_cancel", "prompts", "initialize", "session_new", "exit_during_startup"];
 
     private static readonly string[] s_ackStopReasons = [StopReasons.Cancelled, StopReasons.EndTurn];
 
@@ -67,7 +75,10 @@ internal sealed partial class FakeAgentScriptParser
         string? name = null;
         var onCancel = CancelBehaviour.Honour;
         IReadOnlyList<PromptScript> prompts = [];
-        foreach (var (key, value) in Entries(root, "the script", ["name", "on_cancel", "prompts"]))
+        ScriptedError? initializeError = null;
+        ScriptedError? sessionNewError = null;
+        StartupExit? startupExit = null;
+        foreach (var (key, value) in Entries(root, "the script", s_scriptKeys))
         {
             switch (key)
             {
@@ -80,11 +91,181 @@ internal sealed partial class FakeAgentScriptParser
                 case "prompts":
                     prompts = AsSequence(value, "prompts").Children.Select(ReadPrompt).ToArray();
                     break;
+                case "initialize":
+                    initializeError = ReadRequestBehaviour(value, "initialize");
+                    break;
+                case "session_new":
+                    sessionNewError = ReadRequestBehaviour(value, "session_new");
+                    break;
+                case "exit_during_startup":
+                    var exit = ReadExit(value, "exit_during_startup", ["after"], out var extras);
+                    startupExit = new StartupExit(exit, extras.TryGetValue("after", out var after) ? ReadDuration(after, "after") : null);
+                    break;
             }
         }
 
-        return new FakeAgentScript(name, onCancel, prompts);
+        return new FakeAgentScript(name, onCancel, prompts)
+        {
+            InitializeError = initializeError,
+            SessionNewError = sessionNewError,
+            ExitDuringStartup = startupExit,
+        };
     }
+
+    /// <summary><c>{error: {code, message}}</c>: how the agent answers initialize or session/new.</summary>
+    private ScriptedError ReadRequestBehaviour(YamlNode node, string what)
+    {
+        var mapping = AsMapping(node, what);
+        ScriptedError? error = null;
+        foreach (var (_, value) in Entries(mapping, what, ["error"]))
+        {
+            var errorMapping = AsMapping(value, "error");
+            int? code = null;
+            var message = "scripted failure";
+            foreach (var (key, item) in Entries(errorMapping, "error", ["code", "message"]))
+            {
+                if (key == "code")
+                {
+                    code = ReadInt(item, "code", int.MinValue, int.MaxValue);
+                }
+                else
+                {
+                    message = ReadString(item, "message");
+                }
+            }
+
+            error = new ScriptedError(code ?? throw Error(value, "error needs 'code'"), message);
+        }
+
+        return error ?? throw Error(node, $"{what} needs 'error: {{ code: N, message: TEXT }}'");
+    }
+
+    /// <summary>
+    /// <c>{exit_code: N}</c> or <c>{signal: NAME}</c>, exactly one, plus the <paramref name="extraKeys"/> (returned
+    /// unread in <paramref name="extras"/>).
+    /// </summary>
+    private ExitRequest ReadExit(YamlNode node, string what, string[] extraKeys, out Dictionary<string, YamlNode> extras)
+    {
+        var mapping = AsMapping(node, what);
+        extras = new Dictionary<string, YamlNode>(StringComparer.Ordinal);
+        ExitRequest? exit = null;
+        string? first = null;
+        foreach (var (key, value) in Entries(mapping, what, ["exit_code", "signal", .. extraKeys]))
+        {
+            if (key is not ("exit_code" or "signal"))
+            {
+                extras[key] = value;
+                continue;
+            }
+
+            if (first is not null)
+            {
+                throw Error(value, $"{what} takes exit_code or signal, not both");
+            }
+
+            first = key;
+            if (key == "exit_code")
+            {
+                exit = ExitRequest.WithCode(ReadInt(value, "exit_code", 0, 255));
+            }
+            else
+            {
+                var signal = ReadString(value, "signal");
+                exit = ExitRequest.SignalNames.Contains(signal)
+                    ? ExitRequest.WithSignal(signal)
+                    : throw Error(value, $"signal must be one of {string.Join(", ", ExitRequest.SignalNames)}; got '{signal}'");
+            }
+        }
+
+        return exit ?? throw Error(node, $"{what} needs 'exit_code: N' or 'signal: NAME'");
+    }
+
+    private AgentToolStep ReadAgentTool(YamlNode node)
+    {
+        var mapping = AsMapping(node, "agent_tool");
+        string? title = null;
+        var kind = "other";
+        TimeSpan? duration = null;
+        TimeSpan? heartbeat = null;
+        var hasDuration = false;
+        foreach (var (key, value) in Entries(mapping, "agent_tool", ["title", "kind", "duration", "heartbeat"]))
+        {
+            switch (key)
+            {
+                case "title":
+                    title = ReadString(value, "title");
+                    break;
+                case "kind":
+                    kind = ReadString(value, "kind");
+                    if (!s_permissionKinds.Contains(kind))
+                    {
+                        throw Error(value, $"agent_tool kind must be one of {string.Join(", ", s_permissionKinds)}; got '{kind}'");
+                    }
+
+                    break;
+                case "duration":
+                    duration = ReadDurationOrForever(value, "duration");
+                    hasDuration = true;
+                    break;
+                case "heartbeat":
+                    heartbeat = IsWord(value, "none") ? null : ReadDuration(value, "heartbeat", "none");
+                    if (heartbeat == TimeSpan.Zero)
+                    {
+                        throw Error(value, "heartbeat must be longer than 0 (or none)");
+                    }
+
+                    break;
+            }
+        }
+
+        if (title is null)
+        {
+            throw Error(node, "agent_tool needs 'title'");
+        }
+
+        return hasDuration ? new AgentToolStep(title, kind, duration, heartbeat) : throw Error(node, "agent_tool needs 'duration' (a duration or forever)");
+    }
+
+    private CloseStdoutStep ReadCloseStdout(YamlNode node)
+    {
+        var then = AfterCloseStdout.Hang;
+        foreach (var (_, value) in Entries(AsMapping(node, "close_stdout"), "close_stdout", ["then"]))
+        {
+            then = ReadString(value, "then") switch
+            {
+                "hang" => AfterCloseStdout.Hang,
+                "read" => AfterCloseStdout.Read,
+                var other => throw Error(value, $"then must be hang or read; got '{other}'"),
+            };
+        }
+
+        return new CloseStdoutStep(then);
+    }
+
+    private SpawnStep ReadSpawn(YamlNode node)
+    {
+        var depth = 1;
+        var ignoreSigterm = false;
+        foreach (var (key, value) in Entries(AsMapping(node, "spawn"), "spawn", ["depth", "ignore_sigterm"]))
+        {
+            if (key == "depth")
+            {
+                depth = ReadInt(value, "depth", 1, 8);
+            }
+            else
+            {
+                ignoreSigterm = ReadBool(value, "ignore_sigterm");
+            }
+        }
+
+        return new SpawnStep(depth, ignoreSigterm);
+    }
+
+    private static bool IsWord(YamlNode node, string word) => node is YamlScalarNode { Style: ScalarStyle.Plain } scalar && scalar.Value == word;
+
+    /// <summary>A duration, or null for <c>forever</c>.</summary>
+    private TimeSpan? ReadDurationOrForever(YamlNode node, string what) =>
+        IsWord(node, "forever") ? null : ReadDuration(node, what, "forever");
 
     private CancelBehaviour ReadOnCancel(YamlNode node)
     {
@@ -329,13 +510,14 @@ internal sealed partial class FakeAgentScriptParser
         return allowed.Contains(text) ? text : throw Error(node, $"{what} must be one of {string.Join(", ", allowed)}; got '{text}'");
     }
 
-    private TimeSpan ReadDuration(YamlNode node, string what)
+    private TimeSpan ReadDuration(YamlNode node, string what, string? orWord = null)
     {
         var text = AsScalar(node, what).Value ?? string.Empty;
         var match = DurationPattern().Match(text);
         if (!match.Success)
         {
-            throw Error(node, $"{what} must be a duration such as 150ms, 2s, 1.5s or 1m; got '{text}'");
+            var alternative = orWord is null ? string.Empty : $" (or {orWord})";
+            throw Error(node, $"{what} must be a duration such as 150ms, 2s, 1.5s or 1m{alternative}; got '{text}'");
         }
 
         var amount = decimal.Parse(match.Groups[1].Value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture);

@@ -41,3 +41,39 @@ public sealed record SleepStep(TimeSpan Duration) : ScriptStep;
 
 /// <summary><c>end: stop_reason</c> — answer the prompt now with this stop reason.</summary>
 public sealed record EndStep(string StopReason) : ScriptStep;
+
+/// <summary>
+/// <c>agent_tool: {title, kind, duration, heartbeat}</c> — a tool the agent runs itself: a <c>tool_call</c>
+/// (<c>in_progress</c>), a <c>tool_call_update</c> (<c>in_progress</c>) every <see cref="Heartbeat"/>, and a
+/// <c>tool_call_update</c> <c>completed</c> after <see cref="Duration"/>. A null duration never completes (hung); a null
+/// heartbeat sends nothing in between. An honoured cancel reports it <c>failed</c>.
+/// </summary>
+public sealed record AgentToolStep(string Title, string Kind, TimeSpan? Duration, TimeSpan? Heartbeat) : ScriptStep;
+
+/// <summary><c>stall: DURATION|forever</c> — the turn writes nothing, and a cancel of it waits, until the time has passed (null: for ever).</summary>
+public sealed record StallStep(TimeSpan? Duration) : ScriptStep;
+
+/// <summary><c>stop_reading: DURATION|forever</c> — the engine reads no input for that long (null: for ever); the turn goes on at once.</summary>
+public sealed record StopReadingStep(TimeSpan? Duration) : ScriptStep;
+
+/// <summary><c>crash: {exit_code: N}</c> or <c>crash: {signal: SIGKILL}</c> — the agent dies at once (see <see cref="AgentHooks.Exit"/>).</summary>
+public sealed record CrashStep(ExitRequest Exit) : ScriptStep;
+
+/// <summary>What <c>close_stdout</c> does after closing the output.</summary>
+public enum AfterCloseStdout
+{
+    /// <summary>Read nothing more, for ever: the process lives on with its stdout closed.</summary>
+    Hang,
+
+    /// <summary>Keep reading (and ignoring) input; end when the input ends.</summary>
+    Read,
+}
+
+/// <summary><c>close_stdout: {}</c> — closes the output stream and keeps running (<c>then: hang</c>, the default, or <c>then: read</c>).</summary>
+public sealed record CloseStdoutStep(AfterCloseStdout Then) : ScriptStep;
+
+/// <summary>
+/// <c>spawn: {depth: N, ignore_sigterm: BOOL}</c> — starts a chain of <see cref="Depth"/> descendant processes (a child,
+/// its child, …) that sleep for ever and outlive the agent (see <see cref="AgentHooks.Spawn"/>).
+/// </summary>
+public sealed record SpawnStep(int Depth, bool IgnoreSigterm) : ScriptStep;

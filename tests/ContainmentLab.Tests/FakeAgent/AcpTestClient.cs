@@ -23,6 +23,7 @@ internal sealed class AcpTestClient : IAsyncDisposable
     private readonly List<IncomingMessage> _notifications = [];
     private readonly List<IncomingMessage> _held = [];
     private readonly List<(int Count, TaskCompletionSource Signal)> _requestWaiters = [];
+    private readonly List<(int Count, TaskCompletionSource Signal)> _notificationWaiters = [];
     private readonly CancellationTokenSource _stop = new();
     private Task? _readLoop;
     private long _lastId = -1;
@@ -156,6 +157,22 @@ internal sealed class AcpTestClient : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits until at least <paramref name="count"/> notifications have arrived.</summary>
+    public Task WaitForNotificationsAsync(int count, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (_notifications.Count >= count)
+            {
+                return Task.CompletedTask;
+            }
+
+            var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _notificationWaiters.Add((count, signal));
+            return signal.Task.WaitAsync(cancellationToken);
+        }
+    }
+
     /// <summary>Answers a held request.</summary>
     public async Task AnswerAsync(IncomingMessage request, AgentReply reply, CancellationToken cancellationToken)
     {
@@ -258,6 +275,11 @@ internal sealed class AcpTestClient : IAsyncDisposable
                     lock (_gate)
                     {
                         _notifications.Add(message);
+                        foreach (var waiter in _notificationWaiters.Where(w => _notifications.Count >= w.Count).ToArray())
+                        {
+                            _notificationWaiters.Remove(waiter);
+                            waiter.Signal.TrySetResult();
+                        }
                     }
 
                     break;

@@ -1,6 +1,5 @@
 using System.IO.Pipelines;
 using ContainmentLab.FakeAgent;
-using Microsoft.Extensions.Time.Testing;
 
 namespace ContainmentLab.Tests.FakeAgent;
 
@@ -25,7 +24,7 @@ internal sealed class FakeAgentHarness : IAsyncDisposable
 
     public FakeAgentScript Script { get; }
 
-    public FakeTimeProvider Time { get; } = new();
+    public TimerCountingTimeProvider Time { get; } = new();
 
     public StringWriter Log { get; } = new();
 
@@ -40,6 +39,9 @@ internal sealed class FakeAgentHarness : IAsyncDisposable
     public Task Run => _run;
 
     public static FakeAgentHarness Start(string yaml) => new(FakeAgentScript.Parse(yaml, "test.yaml"));
+
+    /// <summary>Cancels the engine's RunAsync: for agents that read nothing any more, so closing their input ends nothing.</summary>
+    public void Stop() => _stop.Cancel();
 
     /// <summary>initialize + session/new; returns the session id.</summary>
     public async Task<string> OpenSessionAsync(CancellationToken cancellationToken)
