@@ -55,7 +55,7 @@ public sealed partial class FakeAgentEngine
         switch (step)
         {
             case SayStep say:
-                SendUpdate(turn, new SessionUpdateBody(SessionUpdateKinds.AgentMessageChunk, ContentBlock.FromText(say.Text)));
+                SendUpdate(turn, SessionUpdates.MessageChunk(say.Text));
                 return true;
             case ToolStep tool:
                 var response = await CallToolAsync(turn, tool.Name, tool.Arguments, tool.ReportToolCall, cancellationToken).ConfigureAwait(false);
@@ -154,8 +154,7 @@ public sealed partial class FakeAgentEngine
     }
 
     /// <summary>
-    /// A heartbeat's payload, as rawOutput: ACP's tool_call_update <c>content</c> is a list of tool-call contents, which the
-    /// shared <see cref="SessionUpdateBody"/> (one <see cref="ContentBlock"/>) cannot carry.
+    /// A heartbeat's payload, as rawOutput (valid ACP, and machine-readable for tests: <c>{heartbeat, elapsedMs}</c>).
     /// </summary>
     private static JsonElement HeartbeatOutput(int beat, TimeSpan elapsed)
     {

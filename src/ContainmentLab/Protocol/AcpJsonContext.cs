@@ -28,6 +28,7 @@ namespace ContainmentLab.Protocol;
 [JsonSerializable(typeof(ContainmentToolRequest))]
 [JsonSerializable(typeof(ContainmentToolResponse))]
 [JsonSerializable(typeof(JsonElement))]
+[JsonSerializable(typeof(ContentBlock))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
 [JsonSerializable(typeof(Dictionary<string, JsonElement>))]
 public sealed partial class AcpJsonContext : JsonSerializerContext;

@@ -93,7 +93,7 @@ public sealed class FakeAgentEngineTests
         var update = h.Client.Notifications.Single();
         Assert.That(update.Method, Is.EqualTo(AcpMethods.SessionUpdate));
         var body = update.ParamsAs(AcpJsonContext.Default.SessionNotification);
-        Assert.That((body.SessionId, body.Update.SessionUpdate, body.Update.Content?.Text), Is.EqualTo((session, SessionUpdateKinds.AgentMessageChunk, "Looking")));
+        Assert.That((body.SessionId, body.Update.SessionUpdate, body.Update.Text), Is.EqualTo((session, SessionUpdateKinds.AgentMessageChunk, "Looking")));
         var tool = h.Client.Requests.Single();
         Assert.That(tool.Method, Is.EqualTo(AcpMethods.ContainmentTool));
         var call = tool.ParamsAs(AcpJsonContext.Default.ContainmentToolRequest);
@@ -125,7 +125,7 @@ public sealed class FakeAgentEngineTests
         var stop = StopReason(await h.Client.PromptAsync(session, Token));
 
         Assert.That(stop, Is.EqualTo(StopReasons.MaxTokens));
-        Assert.That(h.Client.Notifications.Select(n => n.ParamsAs(AcpJsonContext.Default.SessionNotification).Update.Content?.Text), Is.EqualTo(new[] { "after" }));
+        Assert.That(h.Client.Notifications.Select(n => n.ParamsAs(AcpJsonContext.Default.SessionNotification).Update.Text), Is.EqualTo(new[] { "after" }));
         Assert.That(h.Engine.GetStats(session), Is.EqualTo(new SessionStats(1, 0, 1, 1)));
     }
 
@@ -140,7 +140,7 @@ public sealed class FakeAgentEngineTests
             StopReason(await h.Client.PromptAsync(session, Token));
         }
 
-        var texts = h.Client.Notifications.Select(n => n.ParamsAs(AcpJsonContext.Default.SessionNotification).Update.Content?.Text);
+        var texts = h.Client.Notifications.Select(n => n.ParamsAs(AcpJsonContext.Default.SessionNotification).Update.Text);
         Assert.That(texts, Is.EqualTo(new[] { "one", "two", "two" }));
     }
 
@@ -332,7 +332,7 @@ public sealed class FakeAgentEngineTests
         var next = StopReason(await h.Client.PromptAsync(session, Token));
 
         Assert.That(next, Is.EqualTo(StopReasons.EndTurn));
-        Assert.That(h.Client.Notifications.Single().ParamsAs(AcpJsonContext.Default.SessionNotification).Update.Content?.Text, Is.EqualTo("second"));
+        Assert.That(h.Client.Notifications.Single().ParamsAs(AcpJsonContext.Default.SessionNotification).Update.Text, Is.EqualTo("second"));
     }
 
     [Test]

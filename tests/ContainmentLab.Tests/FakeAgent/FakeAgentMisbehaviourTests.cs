@@ -161,7 +161,7 @@ public sealed class FakeAgentMisbehaviourTests
         Assert.That(h.Log.ToString(), Does.Contain("held back until the stall ends"));
         h.Time.Advance(s_tick);
         Assert.That(StopReason(await prompt), Is.EqualTo(StopReasons.Cancelled));
-        Assert.That(Updates(h).Select(u => u.Content?.Text), Is.EqualTo(new[] { "before" }));
+        Assert.That(Updates(h).Select(u => u.Text), Is.EqualTo(new[] { "before" }));
     }
 
     [Test]
@@ -180,7 +180,7 @@ public sealed class FakeAgentMisbehaviourTests
         h.Time.Advance(s_tick);
 
         Assert.That(StopReason(await prompt), Is.EqualTo(StopReasons.EndTurn));
-        Assert.That(Updates(h).Select(u => u.Content?.Text), Is.EqualTo(new[] { "after" }));
+        Assert.That(Updates(h).Select(u => u.Text), Is.EqualTo(new[] { "after" }));
     }
 
     [Test]
@@ -270,7 +270,7 @@ public sealed class FakeAgentMisbehaviourTests
         Assert.That(async () => await h.Client.PromptAsync(session, Token), Throws.TypeOf<EndOfStreamException>());
         await h.Run.WaitAsync(Token);
         Assert.That(h.Engine.ExitRequested?.ExitCode, Is.EqualTo(exitCode));
-        Assert.That(Updates(h).Select(u => u.Content?.Text), Does.Not.Contain("never"));
+        Assert.That(Updates(h).Select(u => u.Text), Does.Not.Contain("never"));
     }
 
     [Test]
@@ -283,7 +283,7 @@ public sealed class FakeAgentMisbehaviourTests
         await h.Client.Completion.WaitAsync(Token);
         await h.Client.CloseInputAsync();
 
-        Assert.That(Updates(h).Select(u => u.Content?.Text), Is.EqualTo(new[] { "bye" }), "what was queued before the close is written");
+        Assert.That(Updates(h).Select(u => u.Text), Is.EqualTo(new[] { "bye" }), "what was queued before the close is written");
         Assert.That(h.Run.IsCompleted, Is.False, "the agent lives on, reading nothing: not even the end of its input");
         Assert.That(h.Engine.IsInputPaused, Is.True);
         h.Stop();
