@@ -23,6 +23,7 @@ public sealed partial class AcpBridge : IAsyncDisposable
     private readonly bool _ownsHttpClient;
     private readonly ConnectionHandler _handler;
     private readonly Watchdog _watchdog;
+    private readonly HostToolRegistry _tools;
     private readonly Lock _agentLock = new();
     private Agent? _agent;
     private long _interruptAllEpoch;
@@ -44,7 +45,7 @@ public sealed partial class AcpBridge : IAsyncDisposable
         Sandbox = new Sandbox(options.SandboxRoot ?? Directory.CreateTempSubdirectory("containmentlab-sandbox-").FullName);
         _ownsHttpClient = options.HttpClient is null;
         _httpClient = options.HttpClient ?? new HttpClient();
-        var tools = options.Tools?.Invoke(Sandbox, Desktop, _httpClient)
+        _tools = options.Tools?.Invoke(Sandbox, Desktop, _httpClient)
             ?? HostToolRegistry.CreateDefault(Sandbox, Desktop, _httpClient, options.AllowedHttpHosts);
         _watchdog = new Watchdog(options.Watchdog, _time, Events, (sessionId, reason) =>
         {
@@ -55,7 +56,7 @@ public sealed partial class AcpBridge : IAsyncDisposable
         });
         _dispatcher = new Dispatcher(
             new DispatcherOptions { Policies = options.Policies, ConfirmAsync = options.ConfirmAsync, Watch = _watchdog },
-            tools,
+            _tools,
             Audit,
             Events,
             _time,
@@ -210,6 +211,7 @@ public sealed partial class AcpBridge : IAsyncDisposable
             await StopAgentAsync(agent, "the bridge was stopped").ConfigureAwait(false);
         }
 
+        await _tools.DisposeAsync().ConfigureAwait(false);
         foreach (var session in _sessions.Values)
         {
             session.Dispose();

@@ -12,6 +12,7 @@ public sealed class DispatchSession : IDisposable
 {
     private readonly CancellationTokenSource _tools = new();
     private readonly ConcurrentDictionary<long, TaskCompletionSource<PermissionOutcome>> _permissions = new();
+    private readonly List<Action> _onInterrupt = [];
     private long _nextPermission;
     private int _requested;
 
@@ -57,6 +58,36 @@ public sealed class DispatchSession : IDisposable
         }
 
         _ = _tools.CancelAsync();
+        Action[] kills;
+        lock (_onInterrupt)
+        {
+            kills = [.. _onInterrupt];
+            _onInterrupt.Clear();
+        }
+
+        foreach (var kill in kills)
+        {
+            kill();
+        }
+    }
+
+    /// <summary>
+    /// Registers what must die when the session is interrupted (a terminal's process group). Runs at once if the
+    /// session already was. The action must be quick and must not throw: it runs on the interrupt's path.
+    /// </summary>
+    public void OnInterrupt(Action kill)
+    {
+        ArgumentNullException.ThrowIfNull(kill);
+        lock (_onInterrupt)
+        {
+            if (!Gate.IsClosed)
+            {
+                _onInterrupt.Add(kill);
+                return;
+            }
+        }
+
+        kill();
     }
 
     public void Dispose() => _tools.Dispose();

@@ -101,6 +101,7 @@ public sealed class Dispatcher
             return false;
         }
 
+        call = call with { Session = session };
         session.CountRequest();
         var found = request.Method == AcpMethods.ContainmentTool ? _tools.TryGetExtension(toolName, out tool) : _tools.TryGetMethod(toolName, out tool);
         if (!found)

@@ -3,7 +3,7 @@ using ContainmentLab.Protocol;
 namespace ContainmentLab.Dispatch;
 
 /// <summary>The host tools by name: ACP methods (<c>fs/*</c>) and <c>_containmentlab/tool</c> names.</summary>
-public sealed class HostToolRegistry
+public sealed class HostToolRegistry : IAsyncDisposable
 {
     private readonly Dictionary<string, HostTool> _methods = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HostTool> _extension = new(StringComparer.Ordinal);
@@ -22,6 +22,18 @@ public sealed class HostToolRegistry
     public bool TryGetExtension(string name, out HostTool tool) => _extension.TryGetValue(name, out tool!);
 
     public bool HandlesMethod(string method) => _methods.ContainsKey(method);
+
+    /// <summary>Disposes the tools that own resources (terminals: their process groups are killed).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var tool in _methods.Values.Concat(_extension.Values).Distinct())
+        {
+            if (tool is IAsyncDisposable disposable)
+            {
+                await disposable.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
 
     /// <summary>The standard set: fs tools in the sandbox, desktop tools on the virtual desktop, http.request.</summary>
     public static HostToolRegistry CreateDefault(Sandbox sandbox, VirtualDesktop desktop, HttpClient httpClient, IReadOnlySet<string>? allowedHttpHosts = null) =>

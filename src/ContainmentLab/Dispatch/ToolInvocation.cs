@@ -10,4 +10,7 @@ public sealed record ToolInvocation(string SessionId, string ToolCallId, string 
 
     /// <summary>Tools call this for everything that shows the call is alive (output, body bytes): the watchdog's window slides.</summary>
     public Action ReportActivity { get; init; } = s_nothing;
+
+    /// <summary>The session the call belongs to (tools that own resources register them with it, to be killed on interrupt).</summary>
+    public DispatchSession? Session { get; init; }
 }
