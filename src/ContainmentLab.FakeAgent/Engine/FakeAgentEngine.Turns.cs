@@ -112,9 +112,12 @@ public sealed partial class FakeAgentEngine
     {
         var session = turn.Session;
         var toolCallId = session.NextToolCallId();
+
+        // The clock starts before the tool_call goes out: a client that reacts to it at once and moves (fake) time on
+        // must not find the tool's clock started later than it saw the tool start.
+        var started = _timeProvider.GetTimestamp();
         turn.SendToolStart(toolCallId, () => SendUpdateUnchecked(session, new SessionUpdateBody(
             SessionUpdateKinds.ToolCall, ToolCallId: toolCallId, Title: tool.Title, Kind: tool.Kind, Status: "in_progress")));
-        var started = _timeProvider.GetTimestamp();
         var beats = 0;
         while (true)
         {

@@ -8,43 +8,89 @@ public sealed partial class AcpBridge
     private async Task WatchAgentAsync(Agent agent)
     {
         var closedReason = await agent.Connection.Closed.ConfigureAwait(false);
-
-        // Without its stdout the agent can no longer answer anything: fail every waiter now, not at a timeout.
         var reason = agent.ExitReason ?? closedReason;
         agent.MarkExiting(reason);
-        agent.Connection.FailPending(new AgentExitedException($"the agent exited: {reason}"));
+
+        // Without its stdout the agent can answer nothing more. Its exit status comes within moments (or it is killed).
+        var exit = await agent.Transport.ExitAfterOutputClosedAsync(_time).ConfigureAwait(false);
+        agent.Exit = exit;
+        var why = $"the agent exited ({exit.Describe()}): {reason}";
+        agent.Connection.FailPending(new AgentExitedException(why, exit.ExitCode, exit.Signal, exit.StderrTail));
         foreach (var session in _sessions.Values)
         {
-            Turn? turn;
-            lock (session.Lock)
-            {
-                turn = session.Turn;
-            }
-
-            if (turn is not null)
-            {
-                EndTurn(turn, TurnEnd.AgentExited, null, $"the agent exited: {reason}");
-            }
+            RetireSession(session, why, exit);
         }
 
-        if (!agent.Transport.Exited.IsCompleted)
+        Events.Publish(new AgentExited(_time.GetUtcNow(), exit.ExitCode, exit.Signal, exit.StderrTail, reason));
+    }
+
+    /// <summary>An ACP session lives in its agent: when the agent dies, the session ends with it, and never dispatches again.</summary>
+    private void RetireSession(Session session, string why, AgentExit exit)
+    {
+        _retired[session.Id] = why;
+        _retiredSessions.Add(session);
+        _sessions.TryRemove(KeyValuePair.Create(session.Id, session));
+        session.Dispatch.Gate.Close(Audit, session.Id, "agent exited");
+        session.Dispatch.CancelInFlight();
+        Turn? turn;
+        lock (session.Lock)
         {
-            // Its stdout closed but the process lives on: it is of no use; make sure it is gone.
-            agent.Transport.Kill();
+            session.Interrupted = true;
+            turn = session.Turn;
         }
 
-        AgentExit exit;
+        if (turn is not null)
+        {
+            EndTurn(turn, TurnEnd.AgentExited, null, why, exit: exit);
+        }
+    }
+
+    /// <summary>The running agent, or a fresh one if it died (after a backoff, within the restart budget).</summary>
+    private async Task<Agent> EnsureAgentAsync(CancellationToken cancellationToken)
+    {
+        var agent = LiveAgentOrNull();
+        if (agent is not null)
+        {
+            return agent;
+        }
+
+        await _restartLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            exit = await agent.Transport.Exited.WaitAsync(_options.ShutdownGrace, _time).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            exit = new AgentExit(null, null, agent.Transport.StderrTail);
-        }
+            if (LiveAgentOrNull() is { } restarted)
+            {
+                return restarted;
+            }
 
-        agent.Exit = exit;
-        Events.Publish(new AgentExited(_time.GetUtcNow(), exit.ExitCode, exit.Signal, exit.StderrTail, reason));
+            var previous = _agent!;
+            var exit = previous.Exit?.Describe() ?? previous.ExitReason ?? "unknown";
+            if (_restarts >= _options.Restart.Budget)
+            {
+                throw new AgentExitedException(
+                    $"the agent is not running ({exit}: {previous.ExitReason}) and the restart budget of {_options.Restart.Budget} is spent",
+                    previous.Exit?.ExitCode,
+                    previous.Exit?.Signal,
+                    previous.Exit?.StderrTail);
+            }
+
+            _restarts++;
+            var backoff = _options.Restart.BackoffFor(_restarts);
+            Events.Publish(new AgentRestarted(_time.GetUtcNow(), _restarts, _options.Restart.Budget, backoff, $"{exit}: {previous.ExitReason}"));
+            await Task.Delay(backoff, _time, cancellationToken).ConfigureAwait(false);
+            await StartAsync(cancellationToken).ConfigureAwait(false);
+            return LiveAgentOrNull() ?? throw new AgentExitedException("the restarted agent exited during start-up");
+        }
+        finally
+        {
+            _restartLock.Release();
+        }
+    }
+
+    private Agent? LiveAgentOrNull()
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        var agent = _agent ?? throw new AgentExitedException("the agent is not started: call StartAsync first");
+        return agent.IsAlive ? agent : null;
     }
 
     private async Task StopAgentAsync(Agent agent, string reason)
@@ -62,17 +108,20 @@ public sealed partial class AcpBridge
     }
 
     /// <summary>One agent incarnation: its transport and connection.</summary>
-    private sealed class Agent(IAgentTransport transport, Connection connection)
+    private sealed class Agent(IAgentTransport transport)
     {
         private string? _exitReason;
 
         public IAgentTransport Transport { get; } = transport;
 
-        public Connection Connection { get; } = connection;
+        public Connection Connection { get; set; } = null!;
 
         public string? ExitReason => Volatile.Read(ref _exitReason);
 
         public AgentExit? Exit { get; set; }
+
+        /// <summary>The task that completes everything when this agent goes.</summary>
+        public Task Watcher { get; set; } = Task.CompletedTask;
 
         public bool IsAlive => ExitReason is null && !Connection.IsClosed;
 

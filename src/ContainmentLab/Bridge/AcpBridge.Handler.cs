@@ -7,8 +7,24 @@ namespace ContainmentLab.Bridge;
 public sealed partial class AcpBridge
 {
     /// <summary>Routes what the agent sends: requests to the dispatcher, updates to their session, the rest is a violation.</summary>
-    private sealed class ConnectionHandler(AcpBridge bridge) : IConnectionHandler
+    private sealed class ConnectionHandler(AcpBridge bridge, Agent agent) : IConnectionHandler
     {
+        /// <summary>
+        /// The agent stopped reading: close every gate (nothing more dispatches), then kill it; its death completes every
+        /// pending await. Runs on the stall timer, never on the writer (which is the one stuck).
+        /// </summary>
+        public void OnWedged(TimeSpan stalled, int queuedLines)
+        {
+            bridge.Events.Publish(new AgentWedged(bridge._time.GetUtcNow(), stalled, queuedLines));
+            agent.MarkExiting($"wedged: a write to its stdin made no progress for {stalled.TotalSeconds:0.###} s");
+            foreach (var session in bridge._sessions.Values)
+            {
+                bridge.InterruptSession(session, "agent wedged");
+            }
+
+            agent.Transport.Kill();
+        }
+
         public ValueTask<byte[]> OnRequestAsync(IncomingMessage request)
         {
             if (bridge._dispatcher.Handles(request.Method!))

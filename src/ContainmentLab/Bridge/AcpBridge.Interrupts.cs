@@ -53,7 +53,10 @@ public sealed partial class AcpBridge
         {
             session.Interrupted = true;
             turn = session.Turn;
-            queued = turn is not null && _agent is { } agent && agent.Connection.Enqueue(session.CancelLine);
+
+            // The turn is marked before session/cancel is queued: the agent's answer can come back at once, and must be
+            // read as the ack of an interrupted turn.
+            queued = turn is not null && turn.MarkInterrupted(_time.GetTimestamp()) && _agent is { } agent && agent.Connection.Enqueue(session.CancelLine);
         }
 
         session.Dispatch.CancelInFlight();
@@ -64,7 +67,7 @@ public sealed partial class AcpBridge
                 Events.Publish(new CancelSent(_time.GetUtcNow(), session.Id));
             }
 
-            turn.Interrupt(_time.GetTimestamp(), () => _time.CreateTimer(_ => OnAckTimeout(turn), null, _options.AckTimeout, Timeout.InfiniteTimeSpan));
+            turn.ArmAckTimer(() => _time.CreateTimer(_ => OnAckTimeout(turn), null, _options.AckTimeout, Timeout.InfiniteTimeSpan));
         }
 
         // The interrupt record leaves the process soon, without making Stop wait on the disk.

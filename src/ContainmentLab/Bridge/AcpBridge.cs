@@ -21,11 +21,14 @@ public sealed partial class AcpBridge : IAsyncDisposable
     private readonly Dispatcher _dispatcher;
     private readonly HttpClient _httpClient;
     private readonly bool _ownsHttpClient;
-    private readonly ConnectionHandler _handler;
     private readonly Watchdog _watchdog;
     private readonly HostToolRegistry _tools;
     private readonly Lock _agentLock = new();
     private Agent? _agent;
+    private readonly ConcurrentDictionary<string, string> _retired = new(StringComparer.Ordinal);
+    private readonly ConcurrentBag<Session> _retiredSessions = [];
+    private readonly SemaphoreSlim _restartLock = new(1, 1);
+    private int _restarts;
     private long _interruptAllEpoch;
     private int _disposed;
 
@@ -61,7 +64,6 @@ public sealed partial class AcpBridge : IAsyncDisposable
             Events,
             _time,
             id => _sessions.TryGetValue(id, out var s) ? s.Dispatch : null);
-        _handler = new ConnectionHandler(this);
     }
 
     /// <summary>Every containment event, as a typed record.</summary>
@@ -72,6 +74,9 @@ public sealed partial class AcpBridge : IAsyncDisposable
     public VirtualDesktop Desktop { get; } = new();
 
     public Sandbox Sandbox { get; }
+
+    /// <summary>The last lines the agent wrote to stderr (bounded; free text, never parsed for control).</summary>
+    public string AgentStderrTail => _agent?.Transport.StderrTail ?? string.Empty;
 
     /// <summary>The running agent's pid, when it is a child process.</summary>
     public int? AgentProcessId => _agent?.Transport.ProcessId;
@@ -94,21 +99,32 @@ public sealed partial class AcpBridge : IAsyncDisposable
             ? factory()
             : AgentProcess.Start(PrepareAgentCommand(_options.Command!), line => LogAgentStderr(_logger, line));
         OnAgentProcessStarted(transport);
-        var connection = new Connection(transport, _options.Framing, _handler, _options.WireTap, _logger);
-        var agent = new Agent(transport, connection);
+        var agent = new Agent(transport);
+        var connection = new Connection(transport, _options.Framing, new ConnectionHandler(this, agent), _options.WireTap, _logger, _time, _options.WriteStallTimeout);
+        agent.Connection = connection;
         lock (_agentLock)
         {
             _agent = agent;
         }
 
         connection.Start();
-        _ = WatchAgentAsync(agent);
+        agent.Watcher = WatchAgentAsync(agent);
 
         var request = new InitializeRequest(
             AcpMethods.ProtocolVersion,
             new ClientCapabilities(new FileSystemCapability(true, true), Terminal: false),
             new Implementation("containmentlab", typeof(AcpBridge).Assembly.GetName().Version?.ToString()));
-        var response = await CallAsync(agent, AcpMethods.Initialize, request, AcpJsonContext.Default.InitializeRequest, cancellationToken).ConfigureAwait(false);
+        IncomingMessage response;
+        try
+        {
+            response = await CallAsync(agent, AcpMethods.Initialize, request, AcpJsonContext.Default.InitializeRequest, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            await StopAgentAsync(agent, "initialize timed out").ConfigureAwait(false);
+            throw;
+        }
+
         if (response.Error is { } error)
         {
             await StopAgentAsync(agent, $"initialize rejected: {error.Message}").ConfigureAwait(false);
@@ -122,7 +138,7 @@ public sealed partial class AcpBridge : IAsyncDisposable
     /// <summary>Creates a session. A Stop-all pressed while it was being created leaves it created interrupted.</summary>
     public async Task<string> NewSessionAsync(string? cwd = null, CancellationToken cancellationToken = default)
     {
-        var agent = LiveAgent();
+        var agent = await EnsureAgentAsync(cancellationToken).ConfigureAwait(false);
         var epoch = Interlocked.Read(ref _interruptAllEpoch);
         var response = await CallAsync(agent, AcpMethods.SessionNew, new NewSessionRequest(cwd ?? Sandbox.Root, []), AcpJsonContext.Default.NewSessionRequest, cancellationToken).ConfigureAwait(false);
         if (response.Error is { } error)
@@ -132,6 +148,7 @@ public sealed partial class AcpBridge : IAsyncDisposable
 
         var id = response.ResultAs(AcpJsonContext.Default.NewSessionResponse).SessionId;
         var session = new Session(id);
+        _retired.TryRemove(id, out _);
         if (!_sessions.TryAdd(id, session))
         {
             session.Dispose();
@@ -156,7 +173,9 @@ public sealed partial class AcpBridge : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(prompt);
         if (!_sessions.TryGetValue(sessionId, out var session))
         {
-            throw new SessionStateException($"unknown session '{sessionId}'");
+            throw new SessionStateException(_retired.TryGetValue(sessionId, out var why)
+                ? $"session '{sessionId}' ended with its agent ({why}); create a new session: it starts a fresh agent"
+                : $"unknown session '{sessionId}'");
         }
 
         var agent = LiveAgent();
@@ -209,15 +228,19 @@ public sealed partial class AcpBridge : IAsyncDisposable
         if (_agent is { } agent)
         {
             await StopAgentAsync(agent, "the bridge was stopped").ConfigureAwait(false);
+
+            // The watcher completes every turn and retires the sessions; let it finish before they are disposed.
+            await agent.Watcher.ConfigureAwait(false);
         }
 
         await _tools.DisposeAsync().ConfigureAwait(false);
-        foreach (var session in _sessions.Values)
+        foreach (var session in _sessions.Values.Concat(_retiredSessions).Distinct())
         {
             session.Dispose();
         }
 
         ReleaseLease();
+        _restartLock.Dispose();
         if (_ownsHttpClient)
         {
             _httpClient.Dispose();
@@ -261,7 +284,7 @@ public sealed partial class AcpBridge : IAsyncDisposable
         }
         catch (AgentExitedException ex)
         {
-            EndTurn(turn, TurnEnd.AgentExited, null, ex.Message);
+            EndTurn(turn, TurnEnd.AgentExited, null, ex.Message, exit: new AgentExit(ex.ExitCode, ex.Signal, ex.StderrTail));
             return;
         }
 
@@ -287,11 +310,11 @@ public sealed partial class AcpBridge : IAsyncDisposable
         EndTurn(turn, interrupted ? TurnEnd.Cancelled : TurnEnd.Completed, stopReason, null, deviation: interrupted && stopReason != StopReasons.Cancelled);
     }
 
-    private void EndTurn(Turn turn, TurnEnd end, string? stopReason, string? reason, bool deviation = false)
+    private void EndTurn(Turn turn, TurnEnd end, string? stopReason, string? reason, bool deviation = false, AgentExit? exit = null)
     {
         var now = _time.GetTimestamp();
         TimeSpan? ackLatency = turn.InterruptTimestamp is { } at && end == TurnEnd.Cancelled ? _time.GetElapsedTime(at, now) : null;
-        var outcome = new TurnOutcome(turn.Session.Id, end, stopReason, turn.InterruptTimestamp is not null, _time.GetElapsedTime(turn.StartTimestamp, now), ackLatency, deviation, reason);
+        var outcome = new TurnOutcome(turn.Session.Id, end, stopReason, turn.InterruptTimestamp is not null, _time.GetElapsedTime(turn.StartTimestamp, now), ackLatency, deviation, reason) { Exit = exit };
         if (!turn.TryComplete(outcome))
         {
             return;

@@ -11,6 +11,10 @@ namespace ContainmentLab.Bridge;
 /// </summary>
 public sealed class AgentProcess : IAgentTransport
 {
+    /// <summary>How long a process whose stdout closed gets to exit by itself before it is killed.</summary>
+    private static readonly TimeSpan s_reapGrace = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan s_killGrace = TimeSpan.FromSeconds(5);
+
     private readonly Process _process;
     private readonly StderrTail _stderr = new();
     private readonly Task _stderrLoop;
@@ -140,6 +144,20 @@ public sealed class AgentProcess : IAgentTransport
 
         Kill();
         await ExitedWithinAsync(grace, timeProvider, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<AgentExit> ExitAfterOutputClosedAsync(TimeProvider timeProvider)
+    {
+        if (await ExitedWithinAsync(s_reapGrace, timeProvider, CancellationToken.None).ConfigureAwait(false))
+        {
+            return await Exited.ConfigureAwait(false);
+        }
+
+        // Its stdout closed but the process lives on: of no use to anyone, and it must not linger.
+        Kill();
+        return await ExitedWithinAsync(s_killGrace, timeProvider, CancellationToken.None).ConfigureAwait(false)
+            ? await Exited.ConfigureAwait(false)
+            : new AgentExit(null, null, StderrTail);
     }
 
     public async ValueTask DisposeAsync()

@@ -22,6 +22,12 @@ public sealed class BridgeOptions
     /// <summary>Bound on <c>initialize</c> and <c>session/new</c>: no await in the bridge is unbounded.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>A write to the agent's stdin that makes no progress for this long marks the agent wedged (G6).</summary>
+    public TimeSpan WriteStallTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Starting a fresh agent after one died (G5).</summary>
+    public RestartOptions Restart { get; init; } = new();
+
     /// <summary>Each step of the shutdown ladder (close stdin, SIGTERM) waits this long before the next.</summary>
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(2);
 

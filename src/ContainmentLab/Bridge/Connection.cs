@@ -27,8 +27,17 @@ internal sealed partial class Connection : IAsyncDisposable
     private long _nextId = -1;
     private Exception? _failure;
 
-    public Connection(IAgentTransport transport, FramingOptions framing, IConnectionHandler handler, IWireTap? tap, ILogger logger)
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _writeStallTimeout;
+    private readonly ITimer _stallTimer;
+    private int _wedged;
+    private int _disposed;
+
+    public Connection(IAgentTransport transport, FramingOptions framing, IConnectionHandler handler, IWireTap? tap, ILogger logger, TimeProvider timeProvider, TimeSpan writeStallTimeout)
     {
+        _time = timeProvider;
+        _writeStallTimeout = writeStallTimeout;
+        _stallTimer = timeProvider.CreateTimer(static s => ((Connection)s!).OnWriteStalled(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _transport = transport;
         _framing = framing;
         _handler = handler;
@@ -84,8 +93,25 @@ internal sealed partial class Connection : IAsyncDisposable
         }
     }
 
+    /// <summary>Lines queued for the agent and not yet written.</summary>
+    public int QueuedLines => _outgoing.Reader.CanCount ? _outgoing.Reader.Count : -1;
+
+    private void OnWriteStalled()
+    {
+        if (Interlocked.Exchange(ref _wedged, 1) == 0 && !IsClosed)
+        {
+            _handler.OnWedged(_writeStallTimeout, QueuedLines);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        _stallTimer.Dispose();
         _outgoing.Writer.TryComplete();
         await _stop.CancelAsync().ConfigureAwait(false);
         _closed.TrySetResult("the connection was stopped");
@@ -212,11 +238,15 @@ internal sealed partial class Connection : IAsyncDisposable
                 {
                     _tap?.Sent(line);
 
-                    // Once bytes are queued for the pipe, only the connection's own stop may abort the write.
+                    // Every write must make progress within the stall timeout, or the agent is wedged (G6). Once bytes are
+                    // queued for the pipe, only the connection's own stop may abort the write.
+                    _stallTimer.Change(_writeStallTimeout, Timeout.InfiniteTimeSpan);
                     await stream.WriteAsync(line, _stop.Token).ConfigureAwait(false);
                 }
 
+                _stallTimer.Change(_writeStallTimeout, Timeout.InfiniteTimeSpan);
                 await stream.FlushAsync(_stop.Token).ConfigureAwait(false);
+                _stallTimer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             }
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)

@@ -20,6 +20,12 @@ public interface IAgentTransport : IAsyncDisposable
     /// <summary>Completes when the agent is gone.</summary>
     Task<AgentExit> Exited { get; }
 
+    /// <summary>
+    /// The agent's stdout has closed: give it a moment to exit by itself (a crash closes stdout just before the process
+    /// ends, and its own exit code is what the user needs), then kill it. Completes with how it ended.
+    /// </summary>
+    Task<AgentExit> ExitAfterOutputClosedAsync(TimeProvider timeProvider);
+
     /// <summary>Forced stop: kill the agent and everything it started. Returns at once; <see cref="Exited"/> follows.</summary>
     void Kill();
 

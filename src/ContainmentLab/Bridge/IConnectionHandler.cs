@@ -11,4 +11,7 @@ internal interface IConnectionHandler
     void OnNotification(IncomingMessage notification);
 
     void OnViolation(long lineNumber, string reason);
+
+    /// <summary>A write to the agent made no progress for the stall timeout: the agent stopped reading its stdin.</summary>
+    void OnWedged(TimeSpan stalled, int queuedLines);
 }

@@ -47,6 +47,17 @@ public sealed class StreamTransport : IAgentTransport
         _fromAgent.Writer.Complete();
     }
 
+    public Task<AgentExit> ExitAfterOutputClosedAsync(TimeProvider timeProvider)
+    {
+        // In process there is no exit code to wait for: an agent that closed its output is done.
+        if (!Exited.IsCompleted)
+        {
+            Kill();
+        }
+
+        return Exited;
+    }
+
     public async Task StopAsync(TimeSpan grace, TimeProvider timeProvider, CancellationToken cancellationToken = default)
     {
         await _toAgent.Writer.CompleteAsync().ConfigureAwait(false);

@@ -24,8 +24,8 @@ internal sealed class Turn(Session session, int number, long startTimestamp)
 
     public bool IsCompleted => _completion.Task.IsCompleted;
 
-    /// <summary>Marks the turn interrupted and arms the ack timer; false when it had already ended or was already interrupted.</summary>
-    public bool Interrupt(long timestamp, Func<ITimer> armAckTimer)
+    /// <summary>Marks the turn interrupted; false when it had already ended or was already interrupted.</summary>
+    public bool MarkInterrupted(long timestamp)
     {
         lock (_lock)
         {
@@ -35,8 +35,19 @@ internal sealed class Turn(Session session, int number, long startTimestamp)
             }
 
             InterruptTimestamp = timestamp;
-            _ackTimer = armAckTimer();
             return true;
+        }
+    }
+
+    /// <summary>Arms the ack timer of an interrupted turn, unless it has ended meanwhile.</summary>
+    public void ArmAckTimer(Func<ITimer> create)
+    {
+        lock (_lock)
+        {
+            if (!_completion.Task.IsCompleted && _ackTimer is null)
+            {
+                _ackTimer = create();
+            }
         }
     }
 

@@ -35,6 +35,9 @@ public sealed record TurnOutcome(
     bool ProtocolDeviation,
     string? Reason)
 {
+    /// <summary>How the agent ended, when the turn ended because it did.</summary>
+    public AgentExit? Exit { get; init; }
+
     public bool Escalated => End == TurnEnd.Escalated;
 
     public bool Failed => End is TurnEnd.Failed or TurnEnd.AgentExited;

@@ -69,7 +69,8 @@ internal sealed class InProcessBridge : IAsyncDisposable
         PolicySet? policies = null,
         Func<ConfirmRequest, CancellationToken, ValueTask<bool>>? confirm = null,
         Func<Sandbox, VirtualDesktop, HttpClient, HostToolRegistry>? tools = null,
-        WatchdogOptions? watchdog = null) => new()
+        WatchdogOptions? watchdog = null,
+        TimeSpan? writeStallTimeout = null) => new()
     {
         TimeProvider = o.TimeProvider,
         SandboxRoot = o.SandboxRoot,
@@ -82,6 +83,7 @@ internal sealed class InProcessBridge : IAsyncDisposable
         ConfirmAsync = confirm ?? o.ConfirmAsync,
         Tools = tools ?? o.Tools,
         Watchdog = watchdog ?? o.Watchdog,
+        WriteStallTimeout = writeStallTimeout ?? o.WriteStallTimeout,
     };
 }
 
