@@ -14,6 +14,7 @@ public sealed partial class AcpBridge
         // Without its stdout the agent can answer nothing more. Its exit status comes within moments (or it is killed).
         var exit = await agent.Transport.ExitAfterOutputClosedAsync(_time).ConfigureAwait(false);
         agent.Exit = exit;
+        KillAgentLeftovers();
         var why = $"the agent exited ({exit.Describe()}): {reason}";
         agent.Connection.FailPending(new AgentExitedException(why, exit.ExitCode, exit.Signal, exit.StderrTail));
         foreach (var session in _sessions.Values)
@@ -63,6 +64,9 @@ public sealed partial class AcpBridge
             }
 
             var previous = _agent!;
+
+            // The dead agent's clean-up (its sessions retired, its leftovers killed) finishes before a new one starts.
+            await previous.Watcher.ConfigureAwait(false);
             var exit = previous.Exit?.Describe() ?? previous.ExitReason ?? "unknown";
             if (_restarts >= _options.Restart.Budget)
             {

@@ -85,6 +85,40 @@ public sealed partial class AcpBridge
         }
     }
 
+    /// <summary>
+    /// The agent is dead (or being stopped): whatever still carries this bridge's cookie is a descendant it left behind
+    /// (reparented, so the tree kill missed it). Kill each, re-verified by start time and cookie, before a fresh agent
+    /// with the same cookie starts. Returns how many were killed.
+    /// </summary>
+    private int KillAgentLeftovers()
+    {
+        lock (_leaseLock)
+        {
+            if (_lease is null || _processTable is null)
+            {
+                return 0;
+            }
+
+            var killed = 0;
+            foreach (var pid in _processTable.EnumerateProcessIds())
+            {
+                if (pid == _processTable.CurrentProcessId || _processTable.GetStartTime(pid) is not { } started)
+                {
+                    continue;
+                }
+
+                if (_processTable.HasEnvironmentEntry(pid, AgentCookie.EnvironmentVariable, _lease.Cookie) == true
+                    && _processTable.GetStartTime(pid) == started
+                    && _processTable.Signal(pid, ProcessSignal.Kill))
+                {
+                    killed++;
+                }
+            }
+
+            return killed;
+        }
+    }
+
     /// <summary>The bridge is stopping for good: its lease goes.</summary>
     private void ReleaseLease()
     {
