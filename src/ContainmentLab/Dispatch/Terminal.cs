@@ -42,9 +42,10 @@ internal sealed class Terminal : IAsyncDisposable
         _time = timeProvider;
         _output = new TerminalOutputBuffer(outputByteLimit);
         ProcessGroupId = process.Id;
-        _readers = Task.WhenAll(
-            Task.Run(() => ReadAsync(process.StandardOutput.BaseStream)),
-            Task.Run(() => ReadAsync(process.StandardError.BaseStream)));
+        // The streams are taken here, not inside the tasks: a dispose that comes first must not find them gone.
+        var stdout = process.StandardOutput.BaseStream;
+        var stderr = process.StandardError.BaseStream;
+        _readers = Task.WhenAll(Task.Run(() => ReadAsync(stdout)), Task.Run(() => ReadAsync(stderr)));
         Exited = WaitForLeaderAsync();
     }
 
@@ -117,12 +118,18 @@ internal sealed class Terminal : IAsyncDisposable
             return;
         }
 
-        if (!Exited.IsCompleted)
+        if (Exited.IsCompleted)
         {
-            Volatile.Write(ref _killed, 1);
+            NativeSignals.SendGroup(ProcessGroupId, NativeSignals.SigKill);
+            return;
         }
 
+        Volatile.Write(ref _killed, 1);
         NativeSignals.SendGroup(ProcessGroupId, NativeSignals.SigKill);
+
+        // Right after start, setsid may not have run yet: no group of that id exists and kill(-pgid) misses. The leader
+        // has spawned nothing yet, and it is our child, not reaped before Exited completes (the pid is ours): kill it by pid.
+        NativeSignals.Send(ProcessGroupId, NativeSignals.SigKill);
     }
 
     public TerminalOutputResponse Output()
@@ -216,10 +223,19 @@ internal sealed class Terminal : IAsyncDisposable
 
     private async Task<TerminalExitStatus> WaitForLeaderAsync()
     {
-        await _process.WaitForExitAsync().ConfigureAwait(false);
+        int code;
+        try
+        {
+            await _process.WaitForExitAsync().ConfigureAwait(false);
+            code = _process.ExitCode;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
+        {
+            // Disposed after a leader that would not die within the grace: nobody can learn how it ends.
+            return new TerminalExitStatus(null, null);
+        }
 
         // .NET folds "killed by signal n" into exit code 128 + n, like a shell does; it is a signal only when we sent it.
-        var code = _process.ExitCode;
         return Volatile.Read(ref _killed) != 0 && code == 128 + NativeSignals.SigKill
             ? new TerminalExitStatus(null, "SIGKILL")
             : new TerminalExitStatus(code);
