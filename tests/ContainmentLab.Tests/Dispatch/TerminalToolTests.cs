@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 using ContainmentLab.Bridge;
 using ContainmentLab.Dispatch;
@@ -63,7 +62,7 @@ public sealed class TerminalToolTests
             await _terminals.DisposeAsync(); // already by the registry: idempotent
             foreach (var pgid in _groups)
             {
-                await AssertGroupGoneAsync(pgid);
+                await ProcessGroups.AssertGroupGoneAsync(pgid);
             }
         }
         finally
@@ -137,11 +136,11 @@ public sealed class TerminalToolTests
         var (_, pgid) = await CreateAsync(Create(), SleepForever);
         await UntilGroupHasAsync(pgid, 1); // setsid runs in the child after Process.Start returned
 
-        var stat = ProcStat(pgid);
+        var stat = ProcessGroups.ProcStat(pgid);
         Assert.That(stat, Is.Not.Null);
         Assert.That(stat!.Value.Pgid, Is.EqualTo(pgid), "pgid = pid: setsid made the command the group leader");
         Assert.That(stat.Value.Sid, Is.EqualTo(pgid), "and the session leader");
-        Assert.That(ProcStat(Environment.ProcessId)!.Value.Pgid, Is.Not.EqualTo(pgid), "not the test host's group");
+        Assert.That(ProcessGroups.ProcStat(Environment.ProcessId)!.Value.Pgid, Is.Not.EqualTo(pgid), "not the test host's group");
     }
 
     [Test]
@@ -252,7 +251,7 @@ public sealed class TerminalToolTests
         var dispatcher = Create();
         var (id, pgid) = await CreateAsync(dispatcher, script);
         await UntilGroupHasAsync(pgid, Processes(script));
-        var members = GroupMembers(pgid);
+        var members = ProcessGroups.GroupMembers(pgid);
         var waiting = CallAsync(dispatcher, AcpMethods.TerminalWaitForExit, new TerminalRequest("s1", id));
         Assert.That(waiting.IsCompleted, Is.False);
 
@@ -263,7 +262,7 @@ public sealed class TerminalToolTests
 
         Assert.That(response.Error!.Code, Is.EqualTo(JsonRpcErrorCodes.RequestCancelled));
         Assert.That(_audit.Snapshot()[^1].Kind, Is.EqualTo(AuditKind.Canceled));
-        await AssertGroupGoneAsync(pgid, members);
+        await ProcessGroups.AssertGroupGoneAsync(pgid, members);
     }
 
     [Test]
@@ -272,12 +271,12 @@ public sealed class TerminalToolTests
         var dispatcher = Create();
         var (_, pgid) = await CreateAsync(dispatcher, SleepWithGrandchild);
         await UntilGroupHasAsync(pgid, 3);
-        var members = GroupMembers(pgid);
+        var members = ProcessGroups.GroupMembers(pgid);
 
         _sessions["s1"].Gate.Close(_audit, "s1", "interrupt");
         _sessions["s1"].CancelInFlight();
 
-        await AssertGroupGoneAsync(pgid, members);
+        await ProcessGroups.AssertGroupGoneAsync(pgid, members);
     }
 
     [Test]
@@ -290,8 +289,8 @@ public sealed class TerminalToolTests
         _sessions["s1"].Gate.Close(_audit, "s1", "interrupt");
         _sessions["s1"].CancelInFlight();
 
-        await AssertGroupGoneAsync(pgid1);
-        Assert.That(IsAlive(pgid2), Is.True, "G2: s2's terminal is not s1's business");
+        await ProcessGroups.AssertGroupGoneAsync(pgid1);
+        Assert.That(ProcessGroups.IsAlive(pgid2), Is.True, "G2: s2's terminal is not s1's business");
     }
 
     [TestCase(SleepForever)]
@@ -308,7 +307,7 @@ public sealed class TerminalToolTests
         var dispatcher = Create(watchdog);
         var (id, pgid) = await CreateAsync(dispatcher, script);
         await UntilGroupHasAsync(pgid, Processes(script));
-        var members = GroupMembers(pgid);
+        var members = ProcessGroups.GroupMembers(pgid);
 
         var waiting = CallAsync(dispatcher, AcpMethods.TerminalWaitForExit, new TerminalRequest("s1", id));
         await Until.TrueAsync(() => watchdog.ActiveCount == 1, "the wait is watched");
@@ -321,7 +320,7 @@ public sealed class TerminalToolTests
         Assert.That(_audit.Snapshot()[^1].Detail, Does.StartWith("watchdog:"));
         Assert.That(expired, Is.EqualTo(new[] { "s1" }));
         Assert.That(_sessions["s1"].Gate.IsClosed, Is.False, "the session was not interrupted: the tool killed the group itself");
-        await AssertGroupGoneAsync(pgid, members);
+        await ProcessGroups.AssertGroupGoneAsync(pgid, members);
         Assert.That(watchdog.ActiveCount, Is.Zero, "the watch ended with the call");
     }
 
@@ -357,7 +356,7 @@ public sealed class TerminalToolTests
         var (id, pgid) = await CreateAsync(dispatcher, "echo before; " + SleepWithGrandchild);
         await UntilOutputContainsAsync(dispatcher, id, "before");
         await UntilGroupHasAsync(pgid, 3);
-        var members = GroupMembers(pgid);
+        var members = ProcessGroups.GroupMembers(pgid);
 
         var kill = await CallAsync(dispatcher, AcpMethods.TerminalKill, new TerminalRequest("s1", id));
         var exit = await CallAsync(dispatcher, AcpMethods.TerminalWaitForExit, new TerminalRequest("s1", id));
@@ -367,7 +366,7 @@ public sealed class TerminalToolTests
         Assert.That(exit.ResultAs(AcpJsonContext.Default.TerminalExitStatus), Is.EqualTo(new TerminalExitStatus(null, "SIGKILL")));
         Assert.That(output.Output, Is.EqualTo("before\n"));
         Assert.That(output.ExitStatus, Is.EqualTo(new TerminalExitStatus(null, "SIGKILL")));
-        await AssertGroupGoneAsync(pgid, members);
+        await ProcessGroups.AssertGroupGoneAsync(pgid, members);
         Assert.That(_terminals.Count, Is.EqualTo(1), "killed, not released");
     }
 
@@ -383,7 +382,7 @@ public sealed class TerminalToolTests
         var exit = await CallAsync(dispatcher, AcpMethods.TerminalWaitForExit, new TerminalRequest("s1", id));
 
         Assert.That(exit.ResultAs(AcpJsonContext.Default.TerminalExitStatus), Is.EqualTo(new TerminalExitStatus(null, "SIGKILL")));
-        await AssertGroupGoneAsync(pgid);
+        await ProcessGroups.AssertGroupGoneAsync(pgid);
     }
 
     [Test]
@@ -392,7 +391,7 @@ public sealed class TerminalToolTests
         var dispatcher = Create();
         var (id, pgid) = await CreateAsync(dispatcher, SleepWithGrandchild);
         await UntilGroupHasAsync(pgid, 3);
-        var members = GroupMembers(pgid);
+        var members = ProcessGroups.GroupMembers(pgid);
 
         var release = await CallAsync(dispatcher, AcpMethods.TerminalRelease, new TerminalRequest("s1", id));
         var after = await CallAsync(dispatcher, AcpMethods.TerminalOutput, new TerminalRequest("s1", id));
@@ -401,7 +400,7 @@ public sealed class TerminalToolTests
         Assert.That(_terminals.Count, Is.Zero);
         Assert.That(after.Error!.Code, Is.EqualTo(JsonRpcErrorCodes.ToolFailed));
         Assert.That(after.Error.Message, Does.Contain("no terminal"));
-        await AssertGroupGoneAsync(pgid, members);
+        await ProcessGroups.AssertGroupGoneAsync(pgid, members);
     }
 
     [TestCase(AcpMethods.TerminalOutput)]
@@ -418,7 +417,7 @@ public sealed class TerminalToolTests
         Assert.That(response.Error!.Code, Is.EqualTo(JsonRpcErrorCodes.Denied));
         Assert.That(response.Error.Message, Does.Contain("another session"));
         Assert.That(_audit.Snapshot()[^1].Kind, Is.EqualTo(AuditKind.Denied));
-        Assert.That(IsAlive(pgid), Is.True);
+        Assert.That(ProcessGroups.IsAlive(pgid), Is.True);
         Assert.That(_terminals.Count, Is.EqualTo(1));
     }
 
@@ -429,12 +428,12 @@ public sealed class TerminalToolTests
         var (_, pgid1) = await CreateAsync(dispatcher, SleepWithGrandchild);
         var (_, pgid2) = await CreateAsync(dispatcher, SleepForever, "s2");
         await UntilGroupHasAsync(pgid1, 3);
-        var members = GroupMembers(pgid1).Concat(GroupMembers(pgid2)).ToArray();
+        var members = ProcessGroups.GroupMembers(pgid1).Concat(ProcessGroups.GroupMembers(pgid2)).ToArray();
 
         await _tools.DisposeAsync();
 
-        await AssertGroupGoneAsync(pgid1, members);
-        await AssertGroupGoneAsync(pgid2);
+        await ProcessGroups.AssertGroupGoneAsync(pgid1, members);
+        await ProcessGroups.AssertGroupGoneAsync(pgid2);
         Assert.That(_terminals.Count, Is.Zero);
         var late = Wire.Response(await dispatcher.HandleAsync(Wire.Request(_nextId++, AcpMethods.TerminalCreate, new CreateTerminalRequest("s1", "true"), AcpJsonContext.Default.CreateTerminalRequest)));
         Assert.That(late.Error!.Code, Is.EqualTo(JsonRpcErrorCodes.ToolFailed), "no terminal after dispose");
@@ -452,55 +451,6 @@ public sealed class TerminalToolTests
         }
     }
 
-    // --- the process table ---
-
-    private readonly record struct Stat(char State, int Pgid, int Sid);
-
-    /// <summary>Fields 3, 5 and 6 of <c>/proc/PID/stat</c>; null when the process is gone.</summary>
-    private static Stat? ProcStat(int pid)
-    {
-        string text;
-        try
-        {
-            text = File.ReadAllText($"/proc/{pid}/stat");
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-
-        // The command name (field 2) may hold spaces and parentheses: the fields after it start at the last ')'.
-        var fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
-        return new Stat(fields[0][0], int.Parse(fields[2], CultureInfo.InvariantCulture), int.Parse(fields[3], CultureInfo.InvariantCulture));
-    }
-
-    /// <summary>Every process whose pgid is <paramref name="pgid"/>, zombies included.</summary>
-    private static int[] GroupMembers(int pgid) =>
-    [
-        .. Directory.EnumerateDirectories("/proc")
-            .Select(d => int.TryParse(Path.GetFileName(d), out var pid) ? pid : 0)
-            .Where(pid => pid > 0 && ProcStat(pid)?.Pgid == pgid),
-    ];
-
-    /// <summary>
-    /// Dead = no /proc entry, or a zombie. The leader is our child and .NET reaps it, so it must vanish. An orphaned
-    /// grandchild is reparented to pid 1, and a pid 1 that does not reap (this sandbox's init does not) leaves it a
-    /// zombie for ever: it runs nothing and holds nothing but its pid.
-    /// </summary>
-    private static bool IsDead(int pid) => ProcStat(pid) is not { } stat || stat.State is 'Z' or 'X';
-
-    private static bool IsAlive(int pid) => !IsDead(pid);
-
-    private static async Task AssertGroupGoneAsync(int pgid, IReadOnlyCollection<int>? knownMembers = null)
-    {
-        await Until.TrueAsync(() => ProcStat(pgid) is null, $"leader {pgid} reaped (/proc/{pgid} gone)");
-        await Until.TrueAsync(() => GroupMembers(pgid).All(IsDead), $"every process of group {pgid} dead");
-        foreach (var pid in knownMembers ?? [])
-        {
-            Assert.That(IsDead(pid), Is.True, $"group member {pid} still alive");
-        }
-    }
-
     /// <summary>How many processes each script's group has once it runs (dash forks for every command here).</summary>
     private static int Processes(string script) => script switch
     {
@@ -509,8 +459,7 @@ public sealed class TerminalToolTests
         _ => 1,
     };
 
-    private static Task UntilGroupHasAsync(int pgid, int count) =>
-        Until.TrueAsync(() => GroupMembers(pgid).Count(IsAlive) >= count, $"group {pgid} has {count} live processes");
+    private static Task UntilGroupHasAsync(int pgid, int count) => ProcessGroups.UntilHasAsync(pgid, count);
 
     private async Task UntilOutputContainsAsync(Dispatcher dispatcher, string id, string text)
     {
