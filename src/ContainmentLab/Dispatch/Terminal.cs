@@ -120,6 +120,8 @@ internal sealed class Terminal : IAsyncDisposable
 
         if (Exited.IsCompleted)
         {
+            // The leader is gone but children may remain in its group. While any does, Linux reuses neither the id as a
+            // pid nor as a pgid; once none does, a new group of that id needs a wrapped-around pid to lead it.
             NativeSignals.SendGroup(ProcessGroupId, NativeSignals.SigKill);
             return;
         }
