@@ -112,7 +112,7 @@ public sealed partial class AcpBridge : IAsyncDisposable
 
         var request = new InitializeRequest(
             AcpMethods.ProtocolVersion,
-            new ClientCapabilities(new FileSystemCapability(true, true), Terminal: false),
+            new ClientCapabilities(new FileSystemCapability(true, true), Terminal: true),
             new Implementation("containmentlab", typeof(AcpBridge).Assembly.GetName().Version?.ToString()));
         IncomingMessage response;
         try

@@ -35,13 +35,27 @@ public sealed class HostToolRegistry : IAsyncDisposable
         }
     }
 
-    /// <summary>The standard set: fs tools in the sandbox, desktop tools on the virtual desktop, http.request.</summary>
-    public static HostToolRegistry CreateDefault(Sandbox sandbox, VirtualDesktop desktop, HttpClient httpClient, IReadOnlySet<string>? allowedHttpHosts = null) =>
-        new HostToolRegistry()
+    /// <summary>The standard set: fs tools and terminals in the sandbox, desktop tools on the virtual desktop, http.request.</summary>
+    public static HostToolRegistry CreateDefault(Sandbox sandbox, VirtualDesktop desktop, HttpClient httpClient, IReadOnlySet<string>? allowedHttpHosts = null)
+    {
+        var registry = new HostToolRegistry()
             .Add(new ReadTextFileTool(sandbox))
             .Add(new WriteTextFileTool(sandbox))
             .Add(new DesktopTool(desktop, DesktopTool.Press))
             .Add(new DesktopTool(desktop, DesktopTool.SetValue))
             .Add(new DesktopTool(desktop, DesktopTool.Key))
             .Add(new HttpRequestTool(httpClient, allowedHttpHosts));
+        return registry.AddTerminals(new Terminals(sandbox));
+    }
+
+    /// <summary>Adds the five <c>terminal/*</c> tools over <paramref name="terminals"/> (disposed with this registry).</summary>
+    public HostToolRegistry AddTerminals(Terminals terminals)
+    {
+        foreach (var tool in TerminalTool.All(terminals))
+        {
+            Add(tool);
+        }
+
+        return this;
+    }
 }
