@@ -39,6 +39,14 @@ public sealed class DispatchSession : IDisposable
         var key = Interlocked.Increment(ref _nextPermission);
         var source = new TaskCompletionSource<PermissionOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         _permissions[key] = source;
+
+        // An interrupt that closed the gate just before we registered has already answered the others: answer this one
+        // too, or it would wait on the user with the session stopped.
+        if (Gate.IsClosed)
+        {
+            AnswerPermission(key, PermissionOutcome.Cancelled);
+        }
+
         return (key, source.Task);
     }
 
