@@ -288,10 +288,9 @@ public sealed partial class AcpBridge : IAsyncDisposable
             return;
         }
 
-        var interrupted = turn.InterruptTimestamp is not null;
         if (answer.Error is { } error)
         {
-            EndTurn(turn, interrupted ? TurnEnd.Cancelled : TurnEnd.Failed, null, $"the agent answered the prompt with error {error.Code}: {error.Message}", deviation: interrupted);
+            EndTurn(turn, TurnEnd.Failed, null, $"the agent answered the prompt with error {error.Code}: {error.Message}");
             return;
         }
 
@@ -303,19 +302,36 @@ public sealed partial class AcpBridge : IAsyncDisposable
         catch (System.Text.Json.JsonException ex)
         {
             Events.Publish(new ProtocolViolation(_time.GetUtcNow(), turn.Session.Id, answer.LineNumber, $"invalid session/prompt result: {ex.Message}"));
-            EndTurn(turn, interrupted ? TurnEnd.Cancelled : TurnEnd.Failed, null, "invalid session/prompt result: " + ex.Message, deviation: interrupted);
+            EndTurn(turn, TurnEnd.Failed, null, "invalid session/prompt result: " + ex.Message);
             return;
         }
 
-        EndTurn(turn, interrupted ? TurnEnd.Cancelled : TurnEnd.Completed, stopReason, null, deviation: interrupted && stopReason != StopReasons.Cancelled);
+        EndTurn(turn, TurnEnd.Completed, stopReason, null);
     }
 
-    private void EndTurn(Turn turn, TurnEnd end, string? stopReason, string? reason, bool deviation = false, AgentExit? exit = null)
+    /// <summary>
+    /// Ends the turn once. For the agent's answer (<paramref name="end"/> Completed or Failed), whether it is the ack of
+    /// an interrupt is decided atomically with the completion: an interrupt either marked the turn before (then any
+    /// answer is the ack; anything but <c>cancelled</c> is a deviation) or finds it already ended.
+    /// </summary>
+    private void EndTurn(Turn turn, TurnEnd end, string? stopReason, string? reason, AgentExit? exit = null)
     {
-        var now = _time.GetTimestamp();
-        TimeSpan? ackLatency = turn.InterruptTimestamp is { } at && end == TurnEnd.Cancelled ? _time.GetElapsedTime(at, now) : null;
-        var outcome = new TurnOutcome(turn.Session.Id, end, stopReason, turn.InterruptTimestamp is not null, _time.GetElapsedTime(turn.StartTimestamp, now), ackLatency, deviation, reason) { Exit = exit };
-        if (!turn.TryComplete(outcome))
+        TimeSpan? ackLatency = null;
+        var deviation = false;
+        var completed = turn.TryComplete(interruptedAt =>
+        {
+            var now = _time.GetTimestamp();
+            var answered = end is TurnEnd.Completed or TurnEnd.Failed;
+            var final = answered && interruptedAt is not null ? TurnEnd.Cancelled : end;
+            if (final == TurnEnd.Cancelled)
+            {
+                ackLatency = _time.GetElapsedTime(interruptedAt!.Value, now);
+                deviation = end == TurnEnd.Failed || stopReason != StopReasons.Cancelled;
+            }
+
+            return new TurnOutcome(turn.Session.Id, final, stopReason, interruptedAt is not null, _time.GetElapsedTime(turn.StartTimestamp, now), ackLatency, deviation, reason) { Exit = exit };
+        });
+        if (completed is not { } outcome)
         {
             return;
         }

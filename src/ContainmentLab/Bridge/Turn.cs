@@ -51,21 +51,25 @@ internal sealed class Turn(Session session, int number, long startTimestamp)
         }
     }
 
-    public bool TryComplete(TurnOutcome outcome)
+    /// <summary>Completes the turn with the outcome <paramref name="build"/> makes from the interrupt time; null when it had already ended.</summary>
+    public TurnOutcome? TryComplete(Func<long?, TurnOutcome> build)
     {
         ITimer? timer;
+        TurnOutcome outcome;
         lock (_lock)
         {
-            if (!_completion.TrySetResult(outcome))
+            if (_completion.Task.IsCompleted)
             {
-                return false;
+                return null;
             }
 
+            outcome = build(InterruptTimestamp);
+            _completion.SetResult(outcome);
             timer = _ackTimer;
             _ackTimer = null;
         }
 
         timer?.Dispose();
-        return true;
+        return outcome;
     }
 }
