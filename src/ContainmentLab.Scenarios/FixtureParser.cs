@@ -18,7 +18,7 @@ internal sealed partial class FixtureParser
     private static readonly string[] s_policyKeys = ["read_only", "side_effect", "destructive", "per_tool", "confirm", "confirm_after"];
     private static readonly string[] s_restartKeys = ["budget", "initial_backoff"];
     private static readonly string[] s_sweepKeys = ["enabled", "sweep_at_start", "grace", "runtime_dir"];
-    private static readonly string[] s_timelineKeys = ["prompt", "interrupt", "interrupt_all", "stop", "kill_host", "restart", "at", "after", "text"];
+    private static readonly string[] s_timelineKeys = ["prompt", "interrupt", "interrupt_all", "stop", "kill_host", "restart", "at", "after", "text", "repeat"];
     private static readonly string[] s_afterKeys = ["event", "session", "count", "timeout", "dispatched"];
     private static readonly string[] s_expectKeys = ["guarantees", "events", "turns", "within"];
     private static readonly string[] s_eventExpectKeys = ["name", "session", "count", "min", "max"];
@@ -94,7 +94,7 @@ internal sealed partial class FixtureParser
 
     /// <summary>
     /// An inline fake-agent script keeps the fixture's positions in its errors: its text is cut out of the fixture
-    /// between the node's start and end marks and preceded by as many empty lines and spaces as came before it, so
+    /// (from the node's start to the end of the line of its last scalar) and preceded by as many empty lines and spaces as came before it, so
     /// line L, column C of the script text is line L, column C of the fixture. The fake agent's own parser then
     /// validates it and its <see cref="ScriptException"/> positions need no translation.
     /// </summary>
@@ -105,8 +105,12 @@ internal sealed partial class FixtureParser
             throw Error(node, "agent.script must be a mapping (a fake-agent script: prompts, on_cancel, …; see fixtures/README.md)");
         }
 
-        var start = checked((int)node.Start.Index);
-        var end = Math.Min(checked((int)node.End.Index), _text.Length);
+        // A mapping node's End mark is its start (YamlDotNet); its text ends with the line of its last scalar, which
+        // also takes in the closing brackets of a flow mapping.
+        var start = OffsetOf(node.Start);
+        var lastScalar = node.AllNodes.OfType<YamlScalarNode>().Select(n => OffsetOf(n.End)).DefaultIfEmpty(start).Max();
+        var lineEnd = _text.IndexOf('\n', lastScalar);
+        var end = lineEnd < 0 ? _text.Length : lineEnd;
         var text = string.Concat(new string('\n', checked((int)node.Start.Line) - 1), new string(' ', checked((int)node.Start.Column) - 1), _text[start..end], "\n");
         try
         {
@@ -114,10 +118,23 @@ internal sealed partial class FixtureParser
         }
         catch (ScriptException ex)
         {
-            throw new FixtureException(_file, checked((int)ex.Line), checked((int)ex.Column), "in agent.script: " + ex.Problem, ex);
+            throw new FixtureException(_file, checked((int)ex.Line), checked((int)ex.Column),  "in agent.script: " + ex.Problem, ex);
         }
 
         return text;
+    }
+
+    /// <summary>The character offset of a mark, from its line and column (the representation model's marks carry no usable index).</summary>
+    private int OffsetOf(Mark mark)
+    {
+        var offset = 0;
+        for (var line = 1; line < mark.Line && offset < _text.Length; line++)
+        {
+            var next = _text.IndexOf('\n', offset);
+            offset = next < 0 ? _text.Length : next + 1;
+        }
+
+        return Math.Min(_text.Length, offset + checked((int)mark.Column) - 1);
     }
 
     private AgentSpec ReadScriptFile(YamlNode node)
@@ -337,15 +354,23 @@ internal sealed partial class FixtureParser
                 throw Error(keys["after"], "a timeline entry has either at: (a time) or after: (an event), not both");
             }
 
-            if (keys.TryGetValue("text", out var textNode) && kind != ActionKind.Prompt)
+            if ((keys.TryGetValue("text", out var textNode) || keys.TryGetValue("repeat", out textNode)) && kind != ActionKind.Prompt)
             {
-                throw Error(textNode, $"text: only a prompt has a text, not {kinds[0]}");
+                throw Error(textNode, $"only a prompt has a text (and repeat), not {kinds[0]}");
+            }
+
+            // repeat: N sends the text N times over: a prompt big enough to fill a pipe the agent stopped reading (G6).
+            var text = keys.TryGetValue("text", out var t) ? ReadString(t, "text", allowEmpty: true) : "go";
+            if (keys.TryGetValue("repeat", out var repeat))
+            {
+                var times = ReadInt(repeat, "repeat", 1);
+                text = times <= 64 * 1024 * 1024 / Math.Max(1, text.Length) ? string.Concat(Enumerable.Repeat(text, times)) : throw Error(repeat, "repeat: the prompt would be over 64 MiB");
             }
 
             actions.Add(new TimelineAction(
                 kind,
                 session,
-                textNode is null ? "go" : ReadString(textNode, "text", allowEmpty: true),
+                text,
                 OptionalDuration(keys, "at"),
                 keys.TryGetValue("after", out var after) ? ReadCondition(after, known) : null,
                 MarkOf(entry)));
