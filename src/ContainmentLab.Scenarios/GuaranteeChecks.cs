@@ -1,0 +1,200 @@
+using ContainmentLab.Bridge;
+using ContainmentLab.Dispatch;
+using ContainmentLab.Events;
+
+namespace ContainmentLab.Scenarios;
+
+/// <summary>
+/// The guarantees of DESIGN.md §5 read off a run: each returns null when it held, else its first offending record.
+/// Each is vacuously held when what it is about did not happen (G5 without an agent exit, G7 without kill_host).
+/// </summary>
+internal static class GuaranteeChecks
+{
+    /// <summary>Slack for "at once" and for timers measured by the runner rather than by the bridge.</summary>
+    private static readonly TimeSpan s_slack = TimeSpan.FromMilliseconds(500);
+
+    public static IReadOnlyList<string> All { get; } = ["G1", "G2", "G3", "G4", "G5", "G6", "G7", "G8", "G9"];
+
+    public static string Title(string id) => id switch
+    {
+        "G1" => "no dispatch after interrupt",
+        "G2" => "isolation",
+        "G3" => "bounded ack",
+        "G4" => "watchdog precision",
+        "G5" => "agent death is seen at once",
+        "G6" => "wedged pipes never wedge the host",
+        "G7" => "orphan sweep is complete",
+        "G8" => "nothing lost",
+        _ => "hostile input is contained",
+    };
+
+    public static string? Check(string id, RunLog log) => id switch
+    {
+        "G1" => AuditChecks.NoDispatchAfterInterrupt(log.Audit).FirstOrDefault(),
+        "G2" => Isolation(log),
+        "G3" => BoundedAck(log),
+        "G4" => Watchdog(log),
+        "G5" => AgentDeath(log),
+        "G6" => Wedged(log),
+        "G7" => Orphans(log),
+        "G8" => AuditChecks.ExactlyOneTerminalRecord(log.Audit).FirstOrDefault(),
+        _ => Hostile(log),
+    };
+
+    /// <summary>G2: a session the user did not interrupt (nor a watchdog, nor stop, nor an agent death) has no skipped or canceled call, and its turns end Completed.</summary>
+    private static string? Isolation(RunLog log)
+    {
+        var touched = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var action in log.Actions)
+        {
+            if (action.Action.Kind == ActionKind.Interrupt && action.SessionId is not null)
+            {
+                touched.Add(action.SessionId);
+            }
+            else if (action.Action.Kind is ActionKind.InterruptAll or ActionKind.Stop or ActionKind.KillHost)
+            {
+                // Every session that existed then was stopped on purpose.
+                touched.UnionWith(log.Actions.Where(a => a.At <= action.At && a.SessionId is not null).Select(a => a.SessionId!));
+                touched.UnionWith(log.Fixture.Sessions.Select(log.IdOf).OfType<string>());
+            }
+        }
+
+        touched.UnionWith(log.Events.Select(e => e.Event).OfType<ToolHangCanceled>().Select(e => e.Id));
+        if (log.Events.Any(e => e.Event is AgentExited or AgentWedged))
+        {
+            return null; // An agent death ends every session's turn: isolation is G5's business then.
+        }
+
+        var record = log.Audit.FirstOrDefault(r => r.SessionId is { } s && !touched.Contains(s) && r.Kind is AuditKind.Skipped or AuditKind.Canceled or AuditKind.Interrupted);
+        if (record is not null)
+        {
+            return $"G2: session {log.NameOf(record.SessionId)} was not interrupted, yet its audit log has '{record.Kind.WireName()}' for {record.ToolCallId ?? "the session"} at seq {record.Seq} ({record.Detail})";
+        }
+
+        var turn = log.Turns.FirstOrDefault(t => !touched.Contains(t.SessionId) && t.Outcome?.End != TurnEnd.Completed);
+        return turn is null ? null : $"G2: session {turn.Session} was not interrupted, yet {turn}";
+    }
+
+    /// <summary>G3: every turn ended; an interrupted one with its ack within AckTimeout, by escalation, or by the agent's death.</summary>
+    private static string? BoundedAck(RunLog log)
+    {
+        if (log.Turns.FirstOrDefault(t => !t.Ended) is { } pending)
+        {
+            return $"G3: {pending.Session} turn {pending.Number} (started at {TranscriptWriter.Seconds(pending.StartedAt)}s) had not ended when the runner stopped waiting";
+        }
+
+        foreach (var turn in log.Turns)
+        {
+            if (turn.Outcome is not { Interrupted: true } outcome)
+            {
+                continue;
+            }
+
+            var held = outcome.End switch
+            {
+                TurnEnd.Cancelled or TurnEnd.Completed => outcome.AckLatency is not { } latency || latency <= log.Options.AckTimeout + s_slack,
+                TurnEnd.Escalated or TurnEnd.AgentExited => true,
+                _ => false,
+            };
+            if (!held)
+            {
+                return $"G3: {turn} — an interrupted turn must end with its ack within {Durations.Format(log.Options.AckTimeout)} or escalate (ack latency {outcome.AckLatency?.TotalMilliseconds:0}ms)";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// G4: each watchdog cancel came no earlier than the tool's timeout, and not within the activity window of the
+    /// last activity the runner saw for that call (the agent's <c>tool_call_update</c>s; a host tool's own output bytes
+    /// are not visible on the wire, so for host tools only the first half is checked).
+    /// </summary>
+    private static string? Watchdog(RunLog log)
+    {
+        var watchdog = log.Options.Watchdog;
+        foreach (var (at, e) in log.Events.Select(r => (r.At, r.Event)).Where(r => r.Event is ToolHangCanceled))
+        {
+            var hang = (ToolHangCanceled)e;
+            var timeout = watchdog.TimeoutFor(hang.ToolName);
+            if (hang.DurationSeconds + 0.001 < timeout.TotalSeconds)
+            {
+                return $"G4: {hang.ToolCallId} ({hang.ToolName}) was cancelled after {hang.DurationSeconds:0.###}s, before its timeout of {Durations.Format(timeout)}";
+            }
+
+            var lastActivity = log.ToolActivity.Where(a => a.ToolCallId == hang.ToolCallId && a.At <= at).Select(a => (TimeSpan?)a.At).LastOrDefault();
+            if (lastActivity is { } last && at - last + s_slack < watchdog.ActivityWindow && watchdog.MaxToolDuration is null)
+            {
+                return $"G4: {hang.ToolCallId} ({hang.ToolName}) was cancelled at {TranscriptWriter.Seconds(at)}s, {Durations.Format(at - last)} after its last activity (window {Durations.Format(watchdog.ActivityWindow)})";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>G5: after the agent exited, every turn pending then ended at once by AgentExited (or Escalated when the exit was the escalation), never by a timeout.</summary>
+    private static string? AgentDeath(RunLog log)
+    {
+        foreach (var exit in log.Events.Where(e => e.Event is AgentExited))
+        {
+            foreach (var turn in log.Turns.Where(t => t.Outcome is not null && t.StartedAt <= exit.At && (t.EndedAt ?? TimeSpan.MaxValue) >= exit.At))
+            {
+                var outcome = turn.Outcome!;
+                if (outcome.End is not (TurnEnd.AgentExited or TurnEnd.Escalated or TurnEnd.Cancelled or TurnEnd.Completed))
+                {
+                    return $"G5: the agent exited at {TranscriptWriter.Seconds(exit.At)}s, and {turn}";
+                }
+
+                if (turn.EndedAt - exit.At > s_slack + TimeSpan.FromSeconds(1))
+                {
+                    return $"G5: the agent exited at {TranscriptWriter.Seconds(exit.At)}s, but {turn} only ended at {TranscriptWriter.Seconds(turn.EndedAt!.Value)}s";
+                }
+
+                if (outcome.Reason?.Contains("timed out", StringComparison.OrdinalIgnoreCase) == true)
+                {
+                    return $"G5: the agent exited, and {turn} ended as a timeout";
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>G6: after AgentWedged every turn ended, and every interrupt returned at once (within 100 ms) even with the pipe full.</summary>
+    private static string? Wedged(RunLog log)
+    {
+        if (!log.Events.Any(e => e.Event is AgentWedged))
+        {
+            return null;
+        }
+
+        if (log.Turns.FirstOrDefault(t => !t.Ended) is { } pending)
+        {
+            return $"G6: the agent was wedged and {pending.Session} turn {pending.Number} never ended";
+        }
+
+        var slow = log.Actions.FirstOrDefault(a => a.Action.Kind is ActionKind.Interrupt or ActionKind.InterruptAll && a.Took > TimeSpan.FromMilliseconds(100));
+        return slow is null ? null : $"G6: {slow.Action.Name} at {slow.Action.Mark} took {slow.Took.TotalMilliseconds:0}ms to return";
+    }
+
+    /// <summary>G7: after kill_host and the sweep, no process carries the dead host's cookie.</summary>
+    private static string? Orphans(RunLog log) => log.KillHost switch
+    {
+        null => null,
+        { Error: { } error } => $"G7: {error}",
+        { CarrierCookies.Count: > 0 } k => $"G7: after the sweep (killed {k.Killed}, survivors {k.Survivors}) processes still carry cookie {k.CarrierCookies[0]}",
+        _ => null,
+    };
+
+    /// <summary>G9: after a ProtocolViolation the bridge kept serving: every turn ended, none failed for it.</summary>
+    private static string? Hostile(RunLog log)
+    {
+        if (log.Events.FirstOrDefault(e => e.Event is ProtocolViolation) is not { } violation)
+        {
+            return null;
+        }
+
+        var turn = log.Turns.FirstOrDefault(t => !t.Ended || (t.Outcome is null && t.Refusal is not null));
+        return turn is null ? null : $"G9: after '{((ProtocolViolation)violation.Event).Reason}' at {TranscriptWriter.Seconds(violation.At)}s, {turn}";
+    }
+}

@@ -1,0 +1,61 @@
+using ContainmentLab.Bridge;
+using ContainmentLab.Dispatch;
+using ContainmentLab.Events;
+
+namespace ContainmentLab.Scenarios;
+
+/// <summary>An event and when it came, relative to the run's start.</summary>
+internal sealed record RecordedEvent(TimeSpan At, ContainmentEvent Event);
+
+/// <summary>A timeline action as it ran: when, how long the call took, and what went wrong (null when nothing).</summary>
+internal sealed record ActionRecord(TimelineAction Action, string? SessionId, TimeSpan At, TimeSpan Took, string? Error);
+
+/// <summary>One prompt turn as the runner saw it.</summary>
+internal sealed class TurnRecord(string session, string sessionId, int number, TimeSpan startedAt)
+{
+    public string Session { get; } = session;
+
+    public string SessionId { get; } = sessionId;
+
+    /// <summary>1-based, per session, counting refused prompts too.</summary>
+    public int Number { get; } = number;
+
+    public TimeSpan StartedAt { get; } = startedAt;
+
+    public TimeSpan? EndedAt { get; set; }
+
+    public TurnOutcome? Outcome { get; set; }
+
+    /// <summary>Why the bridge refused the prompt (it threw instead of running a turn).</summary>
+    public string? Refusal { get; set; }
+
+    /// <summary>The turn had not ended when the runner's wait for the turns ran out (then the bridge was stopped).</summary>
+    public bool PendingAtBound { get; set; }
+
+    public bool Ended => EndedAt is not null && !PendingAtBound;
+
+    public override string ToString() =>
+        $"{Session} turn {Number}: " + (Outcome is { } o ? $"{o.End}{(o.StopReason is null ? string.Empty : $" ({o.StopReason})")}{(o.Reason is null ? string.Empty : $": {o.Reason}")}"
+            : Refusal is { } r ? $"refused: {r}" : "never ended");
+}
+
+/// <summary>What G7 saw after kill_host: the sweep and whether any process still carries the dead host's cookie.</summary>
+internal sealed record KillHostRecord(TimeSpan At, int Killed, int Survivors, IReadOnlyList<string> CarrierCookies, string? Error);
+
+/// <summary>Everything a run observed, for the guarantee and expectation checks.</summary>
+internal sealed record RunLog(
+    Fixture Fixture,
+    BridgeOptions Options,
+    IReadOnlyDictionary<string, string> SessionIds,
+    IReadOnlyList<RecordedEvent> Events,
+    IReadOnlyList<ActionRecord> Actions,
+    IReadOnlyList<TurnRecord> Turns,
+    IReadOnlyList<AuditRecord> Audit,
+    IReadOnlyList<(TimeSpan At, string SessionId, string ToolCallId)> ToolActivity,
+    KillHostRecord? KillHost)
+{
+    public string NameOf(string? sessionId) =>
+        sessionId is null ? "host" : SessionIds.FirstOrDefault(p => p.Value == sessionId).Key ?? sessionId;
+
+    public string? IdOf(string? session) => session is null ? null : SessionIds.GetValueOrDefault(session);
+}

@@ -1,0 +1,348 @@
+using System.Collections.Concurrent;
+using ContainmentLab.Bridge;
+using ContainmentLab.Dispatch;
+using ContainmentLab.Sweep;
+
+namespace ContainmentLab.Scenarios;
+
+/// <summary>One run of one fixture: builds the bridge from the fixture, runs the timeline, collects the <see cref="RunLog"/>.</summary>
+internal sealed class ScenarioRun : IAsyncDisposable
+{
+    private static readonly TimeSpan s_disposeBound = TimeSpan.FromSeconds(30);
+    private readonly Fixture _fixture;
+    private readonly ScenarioRunOptions _options;
+    private readonly TimeProvider _time;
+    private readonly string _workDirectory;
+    private readonly RunRecorder _recorder;
+    private readonly ConcurrentDictionary<string, string> _ids = new(StringComparer.Ordinal);
+    private readonly List<ActionRecord> _actions = [];
+    private readonly List<TurnRecord> _turns = [];
+    private readonly List<Task> _turnTasks = [];
+    private AcpBridge? _bridge;
+
+    public ScenarioRun(Fixture fixture, ScenarioRunOptions options)
+    {
+        _fixture = fixture;
+        _options = options;
+        _time = options.TimeProvider;
+        _workDirectory = Directory.CreateTempSubdirectory("containmentlab-fixture-").FullName;
+        _recorder = new RunRecorder(_time, options.TranscriptPath);
+        BridgeOptions = BuildOptions();
+    }
+
+    public BridgeOptions BridgeOptions { get; }
+
+    /// <summary>What went wrong running the fixture itself (an event that never came, a failed start).</summary>
+    public List<ExpectationFailure> Problems { get; } = [];
+
+    public TimeSpan Duration { get; private set; }
+
+    public async Task<RunLog> ExecuteAsync(CancellationToken cancellationToken)
+    {
+        using var bound = new CancellationTokenSource(_options.RunTimeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, bound.Token);
+        var token = linked.Token;
+        try
+        {
+            if (await StartAsync(token).ConfigureAwait(false))
+            {
+                foreach (var action in _fixture.Timeline)
+                {
+                    if (!await RunActionAsync(action, token).ConfigureAwait(false))
+                    {
+                        break;
+                    }
+                }
+            }
+
+            await WaitForTurnsAsync(_options.TurnWait, markPending: true, token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            Problems.Add(new ExpectationFailure("run", null, $"the run did not end within its bound of {Durations.Format(_options.RunTimeout)}", null, null));
+        }
+        finally
+        {
+            await StopBridgeAsync().ConfigureAwait(false);
+        }
+
+        // Stopping the bridge completes every turn; let their records settle (bounded) before judging.
+        await WaitForTurnsAsync(TimeSpan.FromSeconds(10), markPending: false, CancellationToken.None).ConfigureAwait(false);
+        Duration = _recorder.Elapsed;
+        var log = new RunLog(
+            _fixture,
+            BridgeOptions,
+            new Dictionary<string, string>(_ids, StringComparer.Ordinal),
+            _recorder.Events,
+            [.. _actions],
+            [.. _turns],
+            _bridge?.Audit.Snapshot() ?? [],
+            _recorder.ToolActivity,
+            null);
+        _recorder.Dispose();
+        return log;
+    }
+
+    private async Task<bool> StartAsync(CancellationToken cancellationToken)
+    {
+        _bridge = new AcpBridge(BridgeOptions);
+        _bridge.Events.Subscribe(_recorder.OnEvent);
+        try
+        {
+            await _bridge.StartAsync(cancellationToken).ConfigureAwait(false);
+            foreach (var session in _fixture.Sessions)
+            {
+                _ids[session] = await _bridge.NewSessionAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+
+            return true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Problems.Add(new ExpectationFailure("start", null, $"the agent did not start or a session could not be created: {ex.Message}", _bridge.AgentStderrTail.Trim() is { Length: > 0 } tail ? tail : null, null));
+            return false;
+        }
+    }
+
+    /// <summary>Waits for the action's moment, runs it; false when the rest of the timeline cannot run.</summary>
+    private async Task<bool> RunActionAsync(TimelineAction action, CancellationToken cancellationToken)
+    {
+        if (action.At is { } at && at - _recorder.Elapsed is { } left && left > TimeSpan.Zero)
+        {
+            await Task.Delay(left, _time, cancellationToken).ConfigureAwait(false);
+        }
+        else if (action.After is { } condition
+            && !await _recorder.WaitForAsync(events => Count(events, condition) >= condition.Count, condition.Timeout, cancellationToken).ConfigureAwait(false))
+        {
+            var seen = Count(_recorder.Events, condition);
+            Problems.Add(new ExpectationFailure(
+                $"timeline: {action.Name} after {condition}",
+                condition.Session,
+                $"the condition did not hold within {Durations.Format(condition.Timeout)} (seen {seen} of {condition.Count}); the rest of the timeline did not run",
+                _recorder.Events.LastOrDefault() is { } last ? $"last event: {last.Event.Name} at {TranscriptWriter.Seconds(last.At)}s" : "no event at all",
+                condition.Mark.ToString()));
+            return false;
+        }
+
+        var bridge = _bridge!;
+        var started = _recorder.Elapsed;
+        var sessionId = action.Session is null ? null : _ids.GetValueOrDefault(action.Session);
+        _recorder.OnAction(action, sessionId, started);
+        string? error = null;
+        try
+        {
+            switch (action.Kind)
+            {
+                case ActionKind.Prompt:
+                    StartTurn(bridge, action.Session!, sessionId!, action.Text, started);
+                    break;
+                case ActionKind.Interrupt:
+                    bridge.Interrupt(sessionId!);
+                    break;
+                case ActionKind.InterruptAll:
+                    bridge.InterruptAll();
+                    break;
+                case ActionKind.Stop:
+                    await bridge.DisposeAsync().AsTask().WaitAsync(s_disposeBound, _time, cancellationToken).ConfigureAwait(false);
+                    break;
+                case ActionKind.Restart:
+                    sessionId = await bridge.NewSessionAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+                    _ids[action.Session!] = sessionId;
+                    break;
+                default:
+                    error = "kill_host needs the bridge in a host process of its own; this run has it in-process";
+                    break;
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            error = $"{ex.GetType().Name}: {ex.Message}";
+        }
+
+        _actions.Add(new ActionRecord(action, sessionId, started, _recorder.Elapsed - started, error));
+        if (error is not null)
+        {
+            Problems.Add(new ExpectationFailure($"timeline: {action.Name}", action.Session, error, null, action.Mark.ToString()));
+        }
+
+        return true;
+    }
+
+    private int Count(IReadOnlyList<RecordedEvent> events, EventCondition condition)
+    {
+        var sessionId = condition.Session is null ? null : _ids.GetValueOrDefault(condition.Session);
+        return events.Count(e => e.Event.Name == condition.Event && (condition.Session is null || (sessionId is not null && e.Event.SessionId == sessionId)));
+    }
+
+    private void StartTurn(AcpBridge bridge, string session, string sessionId, string text, TimeSpan at)
+    {
+        var record = new TurnRecord(session, sessionId, _turns.Count(t => t.Session == session) + 1, at);
+        _turns.Add(record);
+        _turnTasks.Add(RunTurnAsync(bridge, record, text));
+    }
+
+    private async Task RunTurnAsync(AcpBridge bridge, TurnRecord record, string text)
+    {
+        try
+        {
+            // No token: the user's way to stop a turn is an interrupt action; the runner's bound stops the bridge.
+            record.Outcome = await bridge.PromptAsync(record.SessionId, text, CancellationToken.None).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // A refused prompt is an observation to judge, not a failure of the runner.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            record.Refusal = $"{ex.GetType().Name}: {ex.Message}";
+        }
+
+        record.EndedAt = _recorder.Elapsed;
+    }
+
+    private async Task WaitForTurnsAsync(TimeSpan bound, bool markPending, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.WhenAll(_turnTasks).WaitAsync(bound, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            if (markPending)
+            {
+                foreach (var turn in _turns.Where(t => t.EndedAt is null))
+                {
+                    turn.PendingAtBound = true;
+                }
+            }
+        }
+    }
+
+    private async Task StopBridgeAsync()
+    {
+        if (_bridge is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await _bridge.DisposeAsync().AsTask().WaitAsync(s_disposeBound, _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            Problems.Add(new ExpectationFailure("stop", null, $"disposing the bridge took more than {Durations.Format(s_disposeBound)}", null, null));
+        }
+    }
+
+    private BridgeOptions BuildOptions()
+    {
+        var host = _fixture.Host;
+        var policies = new PolicySet();
+        var watchdog = new WatchdogOptions();
+        var restart = new RestartOptions();
+        var sweep = new OrphanSweepOptions();
+        var defaults = new BridgeOptions { TransportFactory = static () => throw new InvalidOperationException() };
+        return new BridgeOptions
+        {
+            Command = AgentCommandFor(_fixture.Agent),
+            TimeProvider = _time,
+            AckTimeout = host.AckTimeout ?? defaults.AckTimeout,
+            WriteStallTimeout = host.WriteStallTimeout ?? defaults.WriteStallTimeout,
+            RequestTimeout = host.RequestTimeout ?? defaults.RequestTimeout,
+            ShutdownGrace = host.ShutdownGrace ?? defaults.ShutdownGrace,
+            SandboxRoot = host.Sandbox ?? Directory.CreateDirectory(Path.Combine(_workDirectory, "sandbox")).FullName,
+            Policies = new PolicySet
+            {
+                ReadOnly = host.Policies.ReadOnly ?? policies.ReadOnly,
+                SideEffect = host.Policies.SideEffect ?? policies.SideEffect,
+                Destructive = host.Policies.Destructive ?? policies.Destructive,
+                PerTool = host.Policies.PerTool,
+            },
+            ConfirmAsync = ConfirmFor(host.Policies),
+            Watchdog = new WatchdogOptions
+            {
+                Enabled = host.Watchdog.Enabled ?? watchdog.Enabled,
+                ActivityWindow = host.Watchdog.ActivityWindow ?? watchdog.ActivityWindow,
+                OverrideToolTimeout = host.Watchdog.ToolTimeout,
+                MaxToolDuration = host.Watchdog.MaxToolDuration,
+            },
+            Restart = new RestartOptions
+            {
+                Budget = host.RestartBudget ?? restart.Budget,
+                InitialBackoff = host.RestartBackoff ?? restart.InitialBackoff,
+            },
+            Sweep = new OrphanSweepOptions
+            {
+                RuntimeDirectory = host.Sweep.RuntimeDirectory ?? Directory.CreateDirectory(Path.Combine(_workDirectory, "runtime")).FullName,
+                Enabled = host.Sweep.Enabled ?? sweep.Enabled,
+                SweepAtStart = host.Sweep.SweepAtStart ?? sweep.SweepAtStart,
+                Grace = host.Sweep.Grace ?? sweep.Grace,
+            },
+            WireTap = _recorder,
+        };
+    }
+
+    /// <summary>The agent's command: the fake agent with the script (an inline one is written to the run's folder) or replay, or the fixture's own command.</summary>
+    internal AgentCommand AgentCommandFor(AgentSpec agent)
+    {
+        AgentCommand command;
+        switch (agent.Kind)
+        {
+            case AgentKind.InlineScript:
+                var path = Path.Combine(_workDirectory, "agent-script.yaml");
+                File.WriteAllText(path, agent.ScriptText);
+                command = new AgentCommand(_options.FakeAgentPath, ["--script", path]);
+                break;
+            case AgentKind.ScriptFile:
+                command = new AgentCommand(_options.FakeAgentPath, ["--script", agent.Path!]);
+                break;
+            case AgentKind.Replay:
+                command = new AgentCommand(_options.FakeAgentPath, ["--replay", agent.Path!]);
+                break;
+            default:
+                command = new AgentCommand(agent.Command[0], [.. agent.Command.Skip(1)]);
+                break;
+        }
+
+        return command with { Environment = agent.Environment };
+    }
+
+    private Func<ConfirmRequest, CancellationToken, ValueTask<bool>>? ConfirmFor(PolicySpec policies)
+    {
+        var time = _time;
+        var delay = policies.ConfirmAfter;
+        return policies.Confirm switch
+        {
+            ConfirmAnswer.None => null,
+            ConfirmAnswer.Never => async (_, cancellationToken) =>
+            {
+                // The dialog nobody answers: only the session's interrupt (its token) ends it.
+                await Task.Delay(Timeout.InfiniteTimeSpan, time, cancellationToken).ConfigureAwait(false);
+                return false;
+            },
+            var answer => async (_, cancellationToken) =>
+            {
+                if (delay > TimeSpan.Zero)
+                {
+                    await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
+                }
+
+                return answer == ConfirmAnswer.Allow;
+            },
+        };
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _recorder.Dispose();
+        try
+        {
+            Directory.Delete(_workDirectory, recursive: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // A leftover temporary folder is not worth failing a run for.
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}
