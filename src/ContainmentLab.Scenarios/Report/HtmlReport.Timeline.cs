@@ -9,12 +9,12 @@ public static partial class HtmlReport
     private const int RightPad = 16;
     private const int PlotWidth = SvgWidth - LabelWidth - RightPad;
     private const int AxisHeight = 22;
-    private const int LaneHeight = 44;
+    private const int LaneHeight = 52;
 
     /// <summary>Marks closer than this (in pixels) share one bin: one bar or symbol whose title counts them.</summary>
     private const double BinPixels = 4;
 
-    private const double MarkRow = 13;
+    private const double MarkRow = 10;
     private const double BarMaxHeight = 22;
 
     private const string HostLane = "host";
@@ -106,15 +106,16 @@ public static partial class HtmlReport
             .Append(Escape(shown)).Append("</text>\n");
 
         // Interrupts get a guide line through the lane first, so everything else is drawn over it.
-        foreach (var e in entries.Where(e => MarkCategories.Of(e.Kind) == MarkCategory.Interrupt))
+        foreach (var x in entries.Where(e => MarkCategories.Of(e.Kind) == MarkCategory.Interrupt).Select(e => Math.Round(X(e.At.TotalSeconds, span))).Distinct())
         {
-            var x = X(e.At.TotalSeconds, span);
             html.Append("<line x1=\"").Append(F(x)).Append("\" y1=\"").Append(F(top + 2)).Append("\" x2=\"").Append(F(x)).Append("\" y2=\"").Append(F(baseline))
                 .Append("\" stroke=\"#d32f2f\" stroke-dasharray=\"3 2\" stroke-width=\"1\"/>");
         }
 
         // Dense categories first (histogram bars from the baseline), the point marks on top.
-        var byCategory = entries.GroupBy(e => MarkCategories.Of(e.Kind)).OrderBy(g => MarkCategories.IsDense(g.Key) ? 0 : 1).ThenBy(g => g.Key);
+        // Other events (ToolCompleted, TurnEnded, …) go first, under the dispatch bars they usually sit next to.
+        var byCategory = entries.GroupBy(e => MarkCategories.Of(e.Kind))
+            .OrderBy(g => g.Key switch { MarkCategory.Other => 0, MarkCategory.Dispatch => 1, MarkCategory.Skip => 2, _ => 3 });
         foreach (var group in byCategory)
         {
             var bins = Bin(group.OrderBy(e => e.At), span);
@@ -176,16 +177,21 @@ public static partial class HtmlReport
         var h = Math.Max(4, BarMaxHeight * Math.Sqrt(bin.Count / (double)max));
         var (fill, opacity) = category switch
         {
-            MarkCategory.Dispatch => ("#2b6cb0", "0.85"),
-            MarkCategory.Skip => ("#8a939c", "0.9"),
+            MarkCategory.Dispatch => ("#2b6cb0", "0.9"),
+            MarkCategory.Skip => ("#5f6b76", "1"),
             _ => ("#b8c0c8", "0.8"),
         };
 
-        // Skips are drawn as a band above the dispatch bars, so a bin that has both shows both.
+        // Skips are a band above the dispatch bars, so a bin that has both shows both; other events stay low.
         var bottom = category == MarkCategory.Skip ? baseline - BarMaxHeight - 1 : baseline;
         if (category == MarkCategory.Skip)
         {
-            h = Math.Min(h, 7);
+            h = 7;
+            width = Math.Max(width, 3);
+        }
+        else if (category == MarkCategory.Other)
+        {
+            h = Math.Min(h, 8);
         }
 
         html.Append("<rect x=\"").Append(F(x0 - 1)).Append("\" y=\"").Append(F(bottom - h)).Append("\" width=\"").Append(F(width)).Append("\" height=\"").Append(F(h))
@@ -225,7 +231,7 @@ public static partial class HtmlReport
                 html.Append("<rect").Append(kind).Append(" x=\"").Append(F(x - 2)).Append("\" y=\"").Append(F(y - 6)).Append("\" width=\"4\" height=\"12\" fill=\"#2b6cb0\"/>");
                 break;
             case MarkCategory.Skip:
-                html.Append("<rect").Append(kind).Append(" x=\"").Append(F(x - 2)).Append("\" y=\"").Append(F(y - 4)).Append("\" width=\"4\" height=\"8\" fill=\"#8a939c\"/>");
+                html.Append("<rect").Append(kind).Append(" x=\"").Append(F(x - 2)).Append("\" y=\"").Append(F(y - 4)).Append("\" width=\"4\" height=\"8\" fill=\"#5f6b76\"/>");
                 break;
             default:
                 html.Append("<circle").Append(kind).Append(" cx=\"").Append(F(x)).Append("\" cy=\"").Append(F(y)).Append("\" r=\"3\" fill=\"#b8c0c8\"/>");
