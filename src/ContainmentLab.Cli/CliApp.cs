@@ -18,9 +18,19 @@ public static class CliApp
 
     private static Command FakeAgentCommand()
     {
-        var script = new Option<FileInfo>("--script") { Description = "The fake-agent script (YAML; see fixtures/README.md)", Required = true };
-        var command = new Command("fake-agent", "Run the scriptable fake ACP agent on stdin/stdout (plug it into any ACP client)") { script };
-        command.SetAction((parse, cancellationToken) => FakeAgentHost.RunAsync(parse.GetValue(script)!.FullName, Console.Error, cancellationToken));
+        var script = new Option<FileInfo>("--script") { Description = "The fake-agent script (YAML; see fixtures/README.md)" };
+        var replay = new Option<FileInfo>("--replay") { Description = "Replay the agent side of a transcript (NDJSON) instead of running a script" };
+        var command = new Command("fake-agent", "Run the scriptable fake ACP agent on stdin/stdout (plug it into any ACP client)") { script, replay };
+        command.Validators.Add(result =>
+        {
+            if ((result.GetResult(script) is null) == (result.GetResult(replay) is null))
+            {
+                result.AddError("Give exactly one of --script FILE and --replay FILE.");
+            }
+        });
+        command.SetAction((parse, cancellationToken) => parse.GetValue(replay) is { } transcript
+            ? FakeAgentHost.RunReplayAsync(transcript.FullName, Console.Error, cancellationToken)
+            : FakeAgentHost.RunAsync(parse.GetValue(script)!.FullName, Console.Error, cancellationToken));
         return command;
     }
 

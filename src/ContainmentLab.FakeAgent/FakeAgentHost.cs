@@ -12,7 +12,7 @@ public static class FakeAgentHost
     /// <summary>The hidden mode behind the <c>spawn</c> step: <c>--linger --level L --depth N [--ignore-sigterm]</c>.</summary>
     internal const string LingerFlag = "--linger";
 
-    /// <summary>Parses <c>--script FILE</c> and runs; prints problems to <paramref name="stderr"/>.</summary>
+    /// <summary>Parses <c>--script FILE</c> or <c>--replay FILE</c> and runs; prints problems to <paramref name="stderr"/>.</summary>
     public static Task<int> RunFromArgumentsAsync(string[] args, TextWriter stderr, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(args);
@@ -20,6 +20,11 @@ public static class FakeAgentHost
         if (args is ["--script", var path] && path.Length > 0)
         {
             return RunAsync(path, stderr, cancellationToken);
+        }
+
+        if (args is ["--replay", var transcript] && transcript.Length > 0)
+        {
+            return RunReplayAsync(transcript, stderr, cancellationToken);
         }
 
         if (args is [LingerFlag, "--level", var level, "--depth", var depth, .. var rest]
@@ -30,7 +35,7 @@ public static class FakeAgentHost
             return LingerMode.RunAsync(l, d, rest.Length == 1, cancellationToken);
         }
 
-        stderr.WriteLine("usage: ContainmentLab.FakeAgent --script FILE");
+        stderr.WriteLine("usage: ContainmentLab.FakeAgent --script FILE | --replay FILE");
         return Task.FromResult(ExitUsage);
     }
 
@@ -62,6 +67,33 @@ public static class FakeAgentHost
             : new FileStream(new SafeFileHandle(1, ownsHandle: true), FileAccess.Write, bufferSize: 0);
         var engine = new FakeAgentEngine(script, input, output, TimeProvider.System, stderr, ChildProcessHooks.Create(stderr));
         await engine.RunAsync(cancellationToken).ConfigureAwait(false);
+        return ExitOk;
+    }
+
+    /// <summary>
+    /// Loads the transcript and replays its agent side on stdin/stdout (<see cref="TranscriptReplayer"/>) until stdin
+    /// closes (exit 0) or the token is cancelled. A transcript that cannot be loaded is reported on
+    /// <paramref name="stderr"/> as <c>file:line: problem</c> (exit 2).
+    /// </summary>
+    public static async Task<int> RunReplayAsync(string transcriptPath, TextWriter stderr, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(transcriptPath);
+        ArgumentNullException.ThrowIfNull(stderr);
+        Transcript transcript;
+        try
+        {
+            transcript = Transcript.Load(transcriptPath);
+        }
+        catch (TranscriptException ex)
+        {
+            await stderr.WriteLineAsync(ex.Message).ConfigureAwait(false);
+            return ExitUsage;
+        }
+
+        using var input = Console.OpenStandardInput();
+        using var output = Console.OpenStandardOutput();
+        var replayer = new TranscriptReplayer(transcript, input, output, TimeProvider.System, stderr);
+        await replayer.RunAsync(cancellationToken).ConfigureAwait(false);
         return ExitOk;
     }
 }

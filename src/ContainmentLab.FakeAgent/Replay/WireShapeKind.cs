@@ -1,0 +1,9 @@
+namespace ContainmentLab.FakeAgent;
+
+internal enum WireShapeKind
+{
+    Request,
+    Notification,
+    Response,
+    Raw,
+}
