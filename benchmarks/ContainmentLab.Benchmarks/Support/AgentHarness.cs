@@ -46,8 +46,17 @@ internal sealed class AgentHarness : IAsyncDisposable
     public static async Task<AgentHarness> StartAsync(string yaml, bool childProcess)
     {
         var harness = new AgentHarness(yaml, childProcess);
-        await harness.Bridge.StartAsync().ConfigureAwait(false);
-        return harness;
+        try
+        {
+            await harness.Bridge.StartAsync().ConfigureAwait(false);
+            return harness;
+        }
+        catch
+        {
+            // A script the agent rejects must not leave its file, sandbox or process behind.
+            await harness.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 
     /// <summary>
