@@ -13,6 +13,7 @@ public static class CliApp
         root.Subcommands.Add(FakeAgentCommand());
         root.Subcommands.Add(DemoCommand());
         root.Subcommands.Add(SweepCommand.Create());
+        root.Subcommands.Add(BenchCompareCommand.Create());
         return root;
     }
 

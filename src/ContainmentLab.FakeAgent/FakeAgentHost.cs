@@ -12,6 +12,9 @@ public static class FakeAgentHost
     /// <summary>The hidden mode behind the <c>spawn</c> step: <c>--linger --level L --depth N [--ignore-sigterm]</c>.</summary>
     internal const string LingerFlag = "--linger";
 
+    /// <summary>The hidden mode behind the stop-latency floor benchmark: copy stdin to stdout as it comes, nothing else.</summary>
+    internal const string EchoFlag = "--echo";
+
     /// <summary>Parses <c>--script FILE</c> or <c>--replay FILE</c> and runs; prints problems to <paramref name="stderr"/>.</summary>
     public static Task<int> RunFromArgumentsAsync(string[] args, TextWriter stderr, CancellationToken cancellationToken = default)
     {
@@ -33,6 +36,11 @@ public static class FakeAgentHost
             && rest is [] or ["--ignore-sigterm"])
         {
             return LingerMode.RunAsync(l, d, rest.Length == 1, cancellationToken);
+        }
+
+        if (args is [EchoFlag])
+        {
+            return EchoAsync(cancellationToken);
         }
 
         stderr.WriteLine("usage: ContainmentLab.FakeAgent --script FILE | --replay FILE");
@@ -94,6 +102,26 @@ public static class FakeAgentHost
         using var output = Console.OpenStandardOutput();
         var replayer = new TranscriptReplayer(transcript, input, output, TimeProvider.System, stderr);
         await replayer.RunAsync(cancellationToken).ConfigureAwait(false);
+        return ExitOk;
+    }
+
+    /// <summary>
+    /// The physical floor of the wire: every chunk read from stdin is written to stdout at once (lines stay lines),
+    /// through the same unbuffered descriptors the engine uses, until stdin closes.
+    /// </summary>
+    private static async Task<int> EchoAsync(CancellationToken cancellationToken)
+    {
+        using var input = Console.OpenStandardInput();
+        using var output = OperatingSystem.IsWindows()
+            ? Console.OpenStandardOutput()
+            : new FileStream(new SafeFileHandle(1, ownsHandle: true), FileAccess.Write, bufferSize: 0);
+        var buffer = new byte[64 * 1024];
+        int read;
+        while ((read = await input.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+        }
+
         return ExitOk;
     }
 }

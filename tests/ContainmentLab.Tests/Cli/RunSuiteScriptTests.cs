@@ -34,6 +34,22 @@ public sealed class RunSuiteScriptTests
     }
 
     [Test]
+    public void RunSuite_Bench_RunsTheSuiteAndComparesWithTheBaseline()
+    {
+        var ast = Parse(ScriptPath, out _);
+
+        var parameters = ast.ParamBlock.Parameters.Select(p => p.Name.VariablePath.UserPath).ToList();
+        var dotnetCalls = ast.FindAll(a => a is CommandAst c && c.GetCommandName() == "dotnet", searchNestedScriptBlocks: true)
+            .Cast<CommandAst>()
+            .Select(c => string.Join(' ', c.CommandElements.Skip(1).Select(e => e.Extent.Text)))
+            .ToList();
+
+        Assert.That(parameters, Does.Contain("Bench").And.Contain("Baseline"));
+        Assert.That(dotnetCalls, Has.Some.StartsWith("run --project benchmarks/ContainmentLab.Benchmarks").And.Contains("--filter"));
+        Assert.That(dotnetCalls, Has.Some.StartsWith("run --project src/ContainmentLab.Cli").And.Contains("bench compare"));
+    }
+
+    [Test]
     public void Parser_BrokenScript_ReportsLineAndColumn()
     {
         // The check above is only worth something if the parser really rejects a broken script.
