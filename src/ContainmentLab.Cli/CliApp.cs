@@ -11,6 +11,8 @@ public static class CliApp
     {
         var root = new RootCommand("ContainmentLab: does Stop really stop the agent? A reference ACP bridge, a misbehaving fake agent, and the proof.");
         root.Subcommands.Add(FakeAgentCommand());
+        root.Subcommands.Add(FixtureCommands.Run());
+        root.Subcommands.Add(FixtureCommands.Suite());
         root.Subcommands.Add(DemoCommand());
         root.Subcommands.Add(SweepCommand.Create());
         root.Subcommands.Add(BenchCompareCommand.Create());
