@@ -27,7 +27,6 @@ public sealed class FixtureRunTests
             var report = result.Error + "\n" + string.Join('\n', result.Failures.Select(f => $"{f.Location}: {f.Expectation}: {f.Detail} [{f.FirstOffendingRecord}]"))
                 + "\n" + string.Join('\n', result.Timeline.TakeLast(40).Select(e => $"{e.At.TotalSeconds:0.000} {e.Lane} {e.Kind} {e.Detail}"));
             Assert.That(result.Verdict, Is.EqualTo(Verdict.Passed), report);
-            Assert.That(result.Duration, Is.LessThan(TimeSpan.FromSeconds(15)), "a fixture runs in a few seconds");
             Assert.That(File.ReadLines(transcript).Any(l => l.Contains("\"dir\":\"out\"", StringComparison.Ordinal)), Is.True, "the transcript has the wire");
         }
         finally
