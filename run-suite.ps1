@@ -1,5 +1,6 @@
 #!/usr/bin/env pwsh
-# ContainmentLab's whole gate for PowerShell users: build, tests, then the demo (the main job for now).
+# ContainmentLab's whole gate for PowerShell users: build, tests, then the fixture suite (the main job; JUnit in
+# TestResults/fixtures.junit.xml).
 # -Bench instead runs the stop-latency benchmarks (a short job, ~10 minutes on 2 cores) and, with -Baseline, compares
 # them with an earlier run's results (a *-report-full.json or a results directory): exit 1 on a significant regression.
 # A thin wrapper over dotnet: it stops at the first step that fails and exits with that step's code.
@@ -32,5 +33,5 @@ if ($Bench) {
     exit 0
 }
 Invoke-Step 'test' { dotnet test ContainmentLab.sln -c $Configuration --no-build --logger 'trx;LogFileName=results.trx' --results-directory TestResults }
-Invoke-Step 'demo' { dotnet run --project src/ContainmentLab.Cli -c $Configuration --no-build -- demo }
+Invoke-Step 'suite' { dotnet run --project src/ContainmentLab.Cli -c $Configuration --no-build -- suite fixtures --junit TestResults/fixtures.junit.xml }
 exit 0

@@ -19,7 +19,7 @@ public sealed class RunSuiteScriptTests
     }
 
     [Test]
-    public void RunSuite_BuildsTestsAndRunsTheDemoThroughDotnet()
+    public void RunSuite_BuildsTestsAndRunsTheFixtureSuiteThroughDotnet()
     {
         var ast = Parse(ScriptPath, out _);
 
@@ -30,7 +30,7 @@ public sealed class RunSuiteScriptTests
 
         Assert.That(dotnetCalls, Has.Some.StartsWith("build ContainmentLab.sln"));
         Assert.That(dotnetCalls, Has.Some.StartsWith("test ContainmentLab.sln"));
-        Assert.That(dotnetCalls, Has.Some.StartsWith("run --project src/ContainmentLab.Cli").And.EndsWith("-- demo"));
+        Assert.That(dotnetCalls, Has.Some.StartsWith("run --project src/ContainmentLab.Cli").And.Contains("-- suite fixtures --junit"));
     }
 
     [Test]
