@@ -76,6 +76,14 @@ public sealed partial class FakeAgentEngine
             case AgentToolStep agentTool:
                 await RunAgentToolAsync(turn, agentTool, cancellationToken).ConfigureAwait(false);
                 return true;
+            case RawStep raw:
+                var line = raw.Newline ? [.. raw.Bytes, (byte)'\n'] : raw.Bytes;
+                for (var i = 0; i < raw.Repeat; i++)
+                {
+                    turn.Send(() => Enqueue(line));
+                }
+
+                return true;
             case StallStep stall:
                 await StallAsync(turn, stall).ConfigureAwait(false);
                 return true;

@@ -37,6 +37,7 @@ internal sealed partial class FakeAgentScriptParser
         new("crash", [], static (p, v, s) => new CrashStep(p.ReadExit(v, "crash", [], out _))),
         new("close_stdout", [], static (p, v, _) => p.ReadCloseStdout(v)),
         new("spawn", [], static (p, v, _) => p.ReadSpawn(v)),
+        new("raw", [], static (p, v, _) => p.ReadRaw(v)),
     ];
 
     private static readonly string[] s_scriptKeys = ["name", "on_cancel", "prompts", "initialize", "session_new", "exit_during_startup"];
@@ -259,6 +260,51 @@ internal sealed partial class FakeAgentScriptParser
         }
 
         return new SpawnStep(depth, ignoreSigterm);
+    }
+
+    /// <summary><c>raw: TEXT</c> or <c>raw: { text | hex | fill, newline, repeat }</c>: bytes written as they are (hostile input).</summary>
+    private RawStep ReadRaw(YamlNode node)
+    {
+        if (node is YamlScalarNode)
+        {
+            return new RawStep(System.Text.Encoding.UTF8.GetBytes(ReadString(node, "raw")), true, 1);
+        }
+
+        byte[]? bytes = null;
+        var newline = true;
+        var repeat = 1;
+        foreach (var (key, value) in Entries(AsMapping(node, "raw"), "raw", ["text", "hex", "fill", "newline", "repeat"]))
+        {
+            switch (key)
+            {
+                case "text":
+                    bytes = System.Text.Encoding.UTF8.GetBytes(ReadString(value, "text"));
+                    break;
+                case "hex":
+                    try
+                    {
+                        bytes = Convert.FromHexString(ReadString(value, "hex").Replace(" ", string.Empty, StringComparison.Ordinal));
+                    }
+                    catch (FormatException)
+                    {
+                        throw Error(value, "hex: expected pairs of hexadecimal digits, e.g. \"c328 ff\"");
+                    }
+
+                    break;
+                case "fill":
+                    bytes = new byte[ReadInt(value, "fill", 1, 256 * 1024 * 1024)];
+                    bytes.AsSpan().Fill((byte)'x');
+                    break;
+                case "newline":
+                    newline = ReadBool(value, "newline");
+                    break;
+                default:
+                    repeat = ReadInt(value, "repeat", 1, 1_000_000);
+                    break;
+            }
+        }
+
+        return new RawStep(bytes ?? throw Error(node, "raw needs one of text, hex or fill"), newline, repeat);
     }
 
     private static bool IsWord(YamlNode node, string word) => node is YamlScalarNode { Style: ScalarStyle.Plain } scalar && scalar.Value == word;

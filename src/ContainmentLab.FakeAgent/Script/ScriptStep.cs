@@ -77,3 +77,6 @@ public sealed record CloseStdoutStep(AfterCloseStdout Then) : ScriptStep;
 /// its child, …) that sleep for ever and outlive the agent (see <see cref="AgentHooks.Spawn"/>).
 /// </summary>
 public sealed record SpawnStep(int Depth, bool IgnoreSigterm) : ScriptStep;
+
+/// <summary><c>raw:</c> — bytes written to stdout as they are, <see cref="Repeat"/> times: malformed JSON, noise, invalid UTF-8, oversize lines.</summary>
+public sealed record RawStep(byte[] Bytes, bool Newline, int Repeat) : ScriptStep;
