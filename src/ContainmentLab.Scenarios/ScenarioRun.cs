@@ -39,6 +39,11 @@ internal sealed class ScenarioRun : IAsyncDisposable
 
     public async Task<RunLog> ExecuteAsync(CancellationToken cancellationToken)
     {
+        if (_fixture.KillsHost)
+        {
+            return await ExecuteWithHostProcessAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         using var bound = new CancellationTokenSource(_options.RunTimeout, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, bound.Token);
         var token = linked.Token;
@@ -81,6 +86,93 @@ internal sealed class ScenarioRun : IAsyncDisposable
             null);
         _recorder.Dispose();
         return log;
+    }
+
+    /// <summary>
+    /// A <c>kill_host</c> fixture: the bridge runs in a host process of its own (<see cref="ScenarioHost"/>) with one
+    /// session and a running turn; <c>kill_host</c> SIGKILLs it, then the orphan sweep runs on its runtime directory and
+    /// G7 checks that nothing carrying the dead host's cookie is left. Only <c>at:</c> and <c>kill_host</c> apply here.
+    /// </summary>
+    private async Task<RunLog> ExecuteWithHostProcessAsync(CancellationToken cancellationToken)
+    {
+        KillHostRecord? kill = null;
+        var agent = BridgeOptions.Command!;
+        var info = new System.Diagnostics.ProcessStartInfo(_options.HostPath) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in (string[])["__host", "--runtime-dir", BridgeOptions.Sweep.RuntimeDirectory!, "--sandbox", BridgeOptions.SandboxRoot!, "--", agent.FileName, .. agent.Arguments])
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        using var host = System.Diagnostics.Process.Start(info)!;
+        try
+        {
+            var ready = await host.StandardOutput.ReadLineAsync(cancellationToken).AsTask().WaitAsync(TimeSpan.FromSeconds(30), _time, cancellationToken).ConfigureAwait(false);
+            if (ready is null || !ready.StartsWith(ScenarioHost.ReadyPrefix, StringComparison.Ordinal))
+            {
+                var stderr = await host.StandardError.ReadToEndAsync(cancellationToken).WaitAsync(TimeSpan.FromSeconds(5), _time, cancellationToken).ConfigureAwait(false);
+                Problems.Add(new ExpectationFailure("start", null, "the host process did not get its agent running", stderr.Trim(), null));
+            }
+            else
+            {
+                foreach (var action in _fixture.Timeline)
+                {
+                    if (action.At is { } at && at - _recorder.Elapsed is { } left && left > TimeSpan.Zero)
+                    {
+                        await Task.Delay(left, _time, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    var started = _recorder.Elapsed;
+                    _recorder.OnAction(action, null, started);
+                    string? error = null;
+                    if (action.Kind == ActionKind.KillHost)
+                    {
+                        host.Kill(entireProcessTree: false); // SIGKILL of the host alone: its agent and descendants become orphans
+                        await host.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+                        kill = await SweepAfterKillAsync(started, cancellationToken).ConfigureAwait(false);
+                    }
+                    else if (action.Kind != ActionKind.Prompt)
+                    {
+                        error = $"{action.Name} does not apply to a kill_host fixture (its host runs one session with one turn)";
+                    }
+
+                    _actions.Add(new ActionRecord(action, null, started, _recorder.Elapsed - started, error));
+                    if (error is not null)
+                    {
+                        Problems.Add(new ExpectationFailure($"timeline: {action.Name}", action.Session, error, null, action.Mark.ToString()));
+                    }
+                }
+            }
+        }
+        finally
+        {
+            if (!host.HasExited)
+            {
+                host.Kill(entireProcessTree: true);
+            }
+        }
+
+        Duration = _recorder.Elapsed;
+        var log = new RunLog(_fixture, BridgeOptions, new Dictionary<string, string>(StringComparer.Ordinal), _recorder.Events, [.. _actions], [], [], _recorder.ToolActivity, kill);
+        _recorder.Dispose();
+        return log;
+    }
+
+    private async Task<KillHostRecord> SweepAfterKillAsync(TimeSpan at, CancellationToken cancellationToken)
+    {
+        if (ProcessTables.ForCurrentPlatform() is not { } table)
+        {
+            return new KillHostRecord(at, 0, 0, [], "no process table on this platform: the sweep cannot run");
+        }
+
+        var registry = new LeaseRegistry(BridgeOptions.Sweep.RuntimeDirectory);
+        var cookies = registry.ReadAll().Leases.Select(l => l.Cookie).ToList();
+        if (cookies.Count == 0)
+        {
+            return new KillHostRecord(at, 0, 0, [], "the dead host left no lease to sweep by");
+        }
+
+        var report = await new OrphanSweeper(registry, table, BridgeOptions.Sweep, _time).SweepAsync(dryRun: false, cancellationToken).ConfigureAwait(false);
+        return new KillHostRecord(at, report.Killed.Count, report.Survivors.Count, [.. cookies.Where(c => AgentCookie.AnyCarrier(table, c))], null);
     }
 
     private async Task<bool> StartAsync(CancellationToken cancellationToken)

@@ -13,6 +13,14 @@ public sealed class FixtureRunTests
     public static IEnumerable<string> Fixtures() =>
         Directory.GetFiles(Path.Combine(FakeAgentScriptTests.FindRepositoryRoot(), "fixtures"), "*.yaml").Order(StringComparer.Ordinal).Select(Path.GetFileName)!;
 
+    /// <summary>
+    /// The CLI as built in its own folder, for kill_host fixtures: the copy next to the tests lacks the assemblies the
+    /// test host gets from the ASP.NET Core shared framework (WireMock's), which the CLI's runtime config does not name.
+    /// </summary>
+    private static string HostPath =>
+        Path.Combine(FakeAgentScriptTests.FindRepositoryRoot(), "src", "ContainmentLab.Cli", "bin",
+            new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name, "net10.0", "ContainmentLab.Cli");
+
     private static string PathOf(string name) => Path.Combine(FakeAgentScriptTests.FindRepositoryRoot(), "fixtures", name);
 
     [TestCaseSource(nameof(Fixtures))]
@@ -22,12 +30,14 @@ public sealed class FixtureRunTests
         var transcript = Path.Combine(Path.GetTempPath(), $"cl-transcript-{Guid.NewGuid():N}.ndjson");
         try
         {
-            var result = await ScenarioRunner.RunFileAsync(PathOf(name), new ScenarioRunOptions { TranscriptPath = transcript }, cancellationToken);
+            var result = await ScenarioRunner.RunFileAsync(PathOf(name), new ScenarioRunOptions { TranscriptPath = transcript, HostPath = HostPath }, cancellationToken);
 
             var report = result.Error + "\n" + string.Join('\n', result.Failures.Select(f => $"{f.Location}: {f.Expectation}: {f.Detail} [{f.FirstOffendingRecord}]"))
                 + "\n" + string.Join('\n', result.Timeline.TakeLast(40).Select(e => $"{e.At.TotalSeconds:0.000} {e.Lane} {e.Kind} {e.Detail}"));
             Assert.That(result.Verdict, Is.EqualTo(Verdict.Passed), report);
-            Assert.That(File.ReadLines(transcript).Any(l => l.Contains("\"dir\":\"out\"", StringComparison.Ordinal)), Is.True, "the transcript has the wire");
+            // A kill_host fixture's wire is in its host process; the transcript then holds the actions.
+            var wire = FixtureLoader.Load(PathOf(name)).KillsHost ? "\"dir\":\"action\"" : "\"dir\":\"out\"";
+            Assert.That(File.ReadLines(transcript).Any(l => l.Contains(wire, StringComparison.Ordinal)), Is.True, "the transcript has the wire");
         }
         finally
         {
