@@ -9,7 +9,7 @@ namespace ContainmentLab.Tests.Scenarios;
 /// script cannot install Chromium it fails with the script's reason.
 /// </summary>
 [Category("Report")]
-[CancelAfter(60_000)]
+[CancelAfter(300_000)]
 public sealed class ScreenshotTests
 {
     private static readonly byte[] s_pngSignature = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
