@@ -66,13 +66,9 @@ public static class FakeAgentHost
             return ExitUsage;
         }
 
-        // The raw streams, never Console.Out: stdout is the wire, and Console.Out's encoding and buffering are not ours.
-        // stdout is fd 1 itself, not Console.OpenStandardOutput (a dup on Unix): close_stdout must close the last
-        // descriptor of the pipe for the host to see end of stream.
-        using var input = Console.OpenStandardInput();
-        using var output = OperatingSystem.IsWindows()
-            ? Console.OpenStandardOutput()
-            : new FileStream(new SafeFileHandle(1, ownsHandle: true), FileAccess.Write, bufferSize: 0);
+        var (input, output) = OpenStdio();
+        using var stdin = input;
+        using var stdout = output;
         var engine = new FakeAgentEngine(script, input, output, TimeProvider.System, stderr, ChildProcessHooks.Create(stderr));
         await engine.RunAsync(cancellationToken).ConfigureAwait(false);
         return ExitOk;
@@ -98,8 +94,9 @@ public static class FakeAgentHost
             return ExitUsage;
         }
 
-        using var input = Console.OpenStandardInput();
-        using var output = Console.OpenStandardOutput();
+        var (input, output) = OpenStdio();
+        using var stdin = input;
+        using var stdout = output;
         var replayer = new TranscriptReplayer(transcript, input, output, TimeProvider.System, stderr);
         await replayer.RunAsync(cancellationToken).ConfigureAwait(false);
         return ExitOk;
@@ -111,10 +108,9 @@ public static class FakeAgentHost
     /// </summary>
     private static async Task<int> EchoAsync(CancellationToken cancellationToken)
     {
-        using var input = Console.OpenStandardInput();
-        using var output = OperatingSystem.IsWindows()
-            ? Console.OpenStandardOutput()
-            : new FileStream(new SafeFileHandle(1, ownsHandle: true), FileAccess.Write, bufferSize: 0);
+        var (input, output) = OpenStdio();
+        using var stdin = input;
+        using var stdout = output;
         var buffer = new byte[64 * 1024];
         int read;
         while ((read = await input.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
@@ -124,4 +120,13 @@ public static class FakeAgentHost
 
         return ExitOk;
     }
+
+    /// <summary>
+    /// The raw streams, never Console.Out: stdout is the wire, and Console.Out's encoding and buffering are not ours.
+    /// stdout is fd 1 itself, not Console.OpenStandardOutput (a dup on Unix): close_stdout must close the last
+    /// descriptor of the pipe for the host to see end of stream.
+    /// </summary>
+    private static (Stream Input, Stream Output) OpenStdio() =>
+        (Console.OpenStandardInput(),
+         OperatingSystem.IsWindows() ? Console.OpenStandardOutput() : new FileStream(new SafeFileHandle(1, ownsHandle: true), FileAccess.Write, bufferSize: 0));
 }

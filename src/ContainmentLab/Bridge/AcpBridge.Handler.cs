@@ -82,7 +82,6 @@ public sealed partial class AcpBridge
                 if (session.Turn is null)
                 {
                     // An update after the turn's answer belongs to a turn that is over: dropped, never taken for the next turn's.
-                    Interlocked.Increment(ref session.DroppedUpdates);
                     return;
                 }
 

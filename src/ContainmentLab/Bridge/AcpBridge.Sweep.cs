@@ -100,16 +100,10 @@ public sealed partial class AcpBridge
             }
 
             var killed = 0;
-            foreach (var pid in _processTable.EnumerateProcessIds())
+            foreach (var carrier in AgentCookie.Carriers(_processTable, _lease.Cookie).ToList())
             {
-                if (pid == _processTable.CurrentProcessId || _processTable.GetStartTime(pid) is not { } started)
-                {
-                    continue;
-                }
-
-                if (_processTable.HasEnvironmentEntry(pid, AgentCookie.EnvironmentVariable, _lease.Cookie) == true
-                    && _processTable.GetStartTime(pid) == started
-                    && _processTable.Signal(pid, ProcessSignal.Kill))
+                // Re-checked just before the signal: the pid must still be the process we found.
+                if (_processTable.GetStartTime(carrier.Pid) == carrier.StartTime && _processTable.Signal(carrier.Pid, ProcessSignal.Kill))
                 {
                     killed++;
                 }

@@ -249,17 +249,9 @@ public sealed partial class AcpBridge : IAsyncDisposable
         Audit.Dispose();
     }
 
-    private Agent LiveAgent()
-    {
-        ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        var agent = _agent ?? throw new AgentExitedException("the agent is not started: call StartAsync first");
-        if (!agent.IsAlive)
-        {
-            throw new AgentExitedException($"the agent is not running: {agent.ExitReason}", agent.Exit?.ExitCode, agent.Exit?.Signal, agent.Exit?.StderrTail);
-        }
-
-        return agent;
-    }
+    private Agent LiveAgent() => LiveAgentOrNull() is { } agent
+        ? agent
+        : throw new AgentExitedException($"the agent is not running: {_agent!.ExitReason}", _agent.Exit?.ExitCode, _agent.Exit?.Signal, _agent.Exit?.StderrTail);
 
     /// <summary>A bounded request: answered, or the agent gone, or a timeout; the caller's token always wins.</summary>
     private async Task<IncomingMessage> CallAsync<T>(Agent agent, string method, T parameters, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)

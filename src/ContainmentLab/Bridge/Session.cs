@@ -30,9 +30,6 @@ internal sealed class Session : IDisposable
 
     public bool Interrupted { get; set; }
 
-    /// <summary>session/update notifications that arrived with no turn running (late updates of an ended turn), dropped.</summary>
-    public int DroppedUpdates;
-
     /// <summary>The agent's own tool calls of the running turn (from <c>session/update</c>), each watched. Guarded by <see cref="Lock"/>.</summary>
     public Dictionary<string, Dispatch.IToolWatchHandle> AgentTools { get; } = new(StringComparer.Ordinal);
 

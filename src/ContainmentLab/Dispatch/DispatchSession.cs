@@ -14,7 +14,6 @@ public sealed class DispatchSession : IDisposable
     private readonly ConcurrentDictionary<long, TaskCompletionSource<PermissionOutcome>> _permissions = new();
     private readonly List<Action> _onInterrupt = [];
     private long _nextPermission;
-    private int _requested;
 
     public DispatchSession(string id)
     {
@@ -28,11 +27,6 @@ public sealed class DispatchSession : IDisposable
 
     /// <summary>Cancelled when the session is interrupted: every in-flight host tool of the session observes it.</summary>
     public CancellationToken ToolsToken => _tools.Token;
-
-    /// <summary>Tool and permission requests the agent sent in this session.</summary>
-    public int Requested => Volatile.Read(ref _requested);
-
-    internal void CountRequest() => Interlocked.Increment(ref _requested);
 
     internal (long Key, Task<PermissionOutcome> Answer) RegisterPermission()
     {

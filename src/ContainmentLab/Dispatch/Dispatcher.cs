@@ -102,7 +102,6 @@ public sealed class Dispatcher
         }
 
         call = call with { Session = session };
-        session.CountRequest();
         var found = request.Method == AcpMethods.ContainmentTool ? _tools.TryGetExtension(toolName, out tool) : _tools.TryGetMethod(toolName, out tool);
         if (!found)
         {
@@ -241,7 +240,6 @@ public sealed class Dispatcher
             return MessageWriter.Error(id, JsonRpcErrorCodes.InvalidParams, $"unknown session '{p.SessionId}'");
         }
 
-        session.CountRequest();
         PermissionOutcome outcome;
         if (session.Gate.IsClosed)
         {

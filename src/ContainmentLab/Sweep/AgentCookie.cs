@@ -16,12 +16,20 @@ public static class AgentCookie
     public static string Create() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
 
     /// <summary>Whether any live process other than this one carries the cookie.</summary>
-    public static bool AnyCarrier(IProcessTable table, string cookie)
+    public static bool AnyCarrier(IProcessTable table, string cookie) => Carriers(table, cookie).Any();
+
+    /// <summary>Every live process other than this one that carries the cookie, with the start time it had when found.</summary>
+    public static IEnumerable<ProcessIdentity> Carriers(IProcessTable table, string cookie)
     {
         ArgumentNullException.ThrowIfNull(table);
-        return table.EnumerateProcessIds().Any(pid =>
-            pid != table.CurrentProcessId
-            && table.GetStartTime(pid) is not null
-            && table.HasEnvironmentEntry(pid, EnvironmentVariable, cookie) == true);
+        foreach (var pid in table.EnumerateProcessIds())
+        {
+            if (pid != table.CurrentProcessId
+                && table.GetStartTime(pid) is { } started
+                && table.HasEnvironmentEntry(pid, EnvironmentVariable, cookie) == true)
+            {
+                yield return new ProcessIdentity(pid, started);
+            }
+        }
     }
 }

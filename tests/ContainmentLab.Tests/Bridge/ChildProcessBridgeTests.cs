@@ -137,20 +137,18 @@ public sealed class ChildProcessBridgeTests
         await ChildAgent.AssertGoneAsync(pid);
     }
 
-    [Test]
-    [Category("G3")]
-    [CancelAfter(60_000)]
-    public async Task AgentIgnoringCancel_IsEscalatedAndKilled()
+    /// <summary>Runs a turn that sleeps for ten minutes, interrupts it, and returns how it ended; the agent is gone afterwards.</summary>
+    private static async Task<(TurnOutcome Outcome, ConcurrentQueue<ContainmentEvent> Events)> InterruptSleepingTurnAsync(string onCancel, TimeSpan ackTimeout)
     {
-        using var agent = new ChildAgent("""
-            on_cancel: ignore
+        using var agent = new ChildAgent($$"""
+            on_cancel: {{onCancel}}
             prompts:
               - steps:
                   - sleep: 10m
             """);
         var events = new ConcurrentQueue<ContainmentEvent>();
-        var bridge = Create(agent, new RecordingTap(), events, ackTimeout: TimeSpan.FromSeconds(1));
-        int pid;
+        var bridge = Create(agent, new RecordingTap(), events, ackTimeout);
+        int? pid = null;
         try
         {
             await bridge.StartAsync();
@@ -158,18 +156,28 @@ public sealed class ChildProcessBridgeTests
             var session = await bridge.NewSessionAsync();
             var turn = bridge.PromptAsync(session, "work");
             bridge.Interrupt(session);
-            var outcome = await turn.OrTimeout();
-
-            Assert.That(outcome.End, Is.EqualTo(TurnEnd.Escalated));
-            Assert.That(events.OfType<AckTimedOut>().Single().AckTimeout, Is.EqualTo(TimeSpan.FromSeconds(1)));
-            await ChildAgent.AssertGoneAsync(pid);
-            await Until.TrueAsync(() => events.OfType<AgentExited>().Any(), "AgentExited");
-            Assert.That(events.OfType<AgentExited>().Single().Signal, Is.EqualTo(9), "killed by SIGKILL");
+            return (await turn.OrTimeout(), events);
         }
         finally
         {
             await bridge.DisposeAsync();
+            if (pid is { } p)
+            {
+                await ChildAgent.AssertGoneAsync(p);
+            }
         }
+    }
+
+    [Test]
+    [Category("G3")]
+    [CancelAfter(60_000)]
+    public async Task AgentIgnoringCancel_IsEscalatedAndKilled()
+    {
+        var (outcome, events) = await InterruptSleepingTurnAsync("ignore", TimeSpan.FromSeconds(1));
+
+        Assert.That(outcome.End, Is.EqualTo(TurnEnd.Escalated));
+        Assert.That(events.OfType<AckTimedOut>().Single().AckTimeout, Is.EqualTo(TimeSpan.FromSeconds(1)));
+        Assert.That(events.OfType<AgentExited>().Single().Signal, Is.EqualTo(9), "killed by SIGKILL");
     }
 
     [Test]
@@ -177,33 +185,10 @@ public sealed class ChildProcessBridgeTests
     [CancelAfter(60_000)]
     public async Task AgentAckingLate_WithinAckTimeout_EndsCancelled()
     {
-        using var agent = new ChildAgent("""
-            on_cancel: { ack_after: 300ms }
-            prompts:
-              - steps:
-                  - sleep: 10m
-            """);
-        var events = new ConcurrentQueue<ContainmentEvent>();
-        var bridge = Create(agent, new RecordingTap(), events, ackTimeout: TimeSpan.FromSeconds(10));
-        int pid;
-        try
-        {
-            await bridge.StartAsync();
-            pid = bridge.AgentProcessId!.Value;
-            var session = await bridge.NewSessionAsync();
-            var turn = bridge.PromptAsync(session, "work");
-            bridge.Interrupt(session);
-            var outcome = await turn.OrTimeout();
+        var (outcome, events) = await InterruptSleepingTurnAsync("{ ack_after: 300ms }", TimeSpan.FromSeconds(10));
 
-            Assert.That(outcome.End, Is.EqualTo(TurnEnd.Cancelled));
-            Assert.That(outcome.StopReason, Is.EqualTo(StopReasons.Cancelled));
-            Assert.That(events.OfType<Escalated>(), Is.Empty);
-        }
-        finally
-        {
-            await bridge.DisposeAsync();
-        }
-
-        await ChildAgent.AssertGoneAsync(pid);
+        Assert.That(outcome.End, Is.EqualTo(TurnEnd.Cancelled));
+        Assert.That(outcome.StopReason, Is.EqualTo(StopReasons.Cancelled));
+        Assert.That(events.OfType<Escalated>(), Is.Empty);
     }
 }
