@@ -36,9 +36,10 @@ public sealed partial class FakeAgentEngine
 
             turn.Send(() => AnswerPrompt(turn, stopReason));
         }
-        catch (OperationCanceledException) when (token.IsCancellationRequested || turn.IsStopped)
+        catch (OperationCanceledException) when (token.IsCancellationRequested || turn.IsStopped || _shutdown.IsCancellationRequested)
         {
-            // The cancel behaviour (or shutdown) decides how this turn is answered, if at all.
+            // The cancel behaviour (or shutdown) decides how this turn is answered, if at all. Shutdown is checked on its
+            // own: a step waiting on it (a stall) can resume before the turn's linked token has heard of it.
         }
 #pragma warning disable CA1031 // A broken turn answers its prompt with an error instead of leaving the client waiting.
         catch (Exception ex)

@@ -66,7 +66,8 @@ public sealed partial class AgentLeftoverTests
             else
             {
                 await bridge.DisposeAsync();
-                Assert.That((await turn.OrTimeout()).End, Is.EqualTo(TurnEnd.AgentExited));
+                var outcome = await turn.OrTimeout();
+                Assert.That(outcome.End, Is.EqualTo(TurnEnd.AgentExited), $"{outcome.Reason}; stderr: {bridge.AgentStderrTail}");
             }
 
             foreach (var pid in spawned)

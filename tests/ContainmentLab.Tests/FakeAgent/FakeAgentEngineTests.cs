@@ -1,6 +1,7 @@
 using System.Text.Json;
 using ContainmentLab.FakeAgent;
 using ContainmentLab.Protocol;
+using ContainmentLab.Tests.Support;
 
 namespace ContainmentLab.Tests.FakeAgent;
 
@@ -441,6 +442,21 @@ public sealed class FakeAgentEngineTests
 
         await h.Run.WaitAsync(Token);
         Assert.That(h.Log.ToString(), Does.Contain("input ended"));
+    }
+
+    [Test]
+    public async Task Run_InputEndsDuringStall_TheStalledTurnIsNotAnsweredWithAnError()
+    {
+        await using var h = FakeAgentHarness.StartOnSystemTime(Steps("- stall: forever"));
+        var session = await h.OpenSessionAsync(Token);
+        var prompt = h.Client.PromptAsync(session, Token);
+        await Until.TrueAsync(() => h.Log.ToString().Contains("stalls for ever", StringComparison.Ordinal), "the turn stalls");
+
+        await h.Client.CloseInputAsync();
+
+        await h.Run.WaitAsync(Token);
+        Assert.That(h.Log.ToString(), Does.Not.Contain("turn failed"));
+        Assert.That(prompt.IsCompletedSuccessfully, Is.False, "a turn stopped by shutdown sends no answer, least of all an error");
     }
 
     /// <summary>Runs one storm on a fresh engine and returns its calls as "name arguments-json", in send order.</summary>

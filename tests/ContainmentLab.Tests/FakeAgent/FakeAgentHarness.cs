@@ -12,11 +12,11 @@ internal sealed class FakeAgentHarness : IAsyncDisposable
     private readonly Task _run;
     private readonly CancellationTokenSource _stop = new();
 
-    private FakeAgentHarness(FakeAgentScript script)
+    private FakeAgentHarness(FakeAgentScript script, TimeProvider? engineTime)
     {
         Script = script;
         _agentOutput = _fromAgent.Writer.AsStream();
-        Engine = new FakeAgentEngine(script, _toAgent.Reader.AsStream(), _agentOutput, Time, Log);
+        Engine = new FakeAgentEngine(script, _toAgent.Reader.AsStream(), _agentOutput, engineTime ?? Time, Log);
         Client = new AcpTestClient(_toAgent.Writer.AsStream(), _fromAgent.Reader.AsStream());
         Client.Start();
         _run = RunEngineAsync();
@@ -38,7 +38,13 @@ internal sealed class FakeAgentHarness : IAsyncDisposable
     /// <summary>Completes when the engine's RunAsync returned.</summary>
     public Task Run => _run;
 
-    public static FakeAgentHarness Start(string yaml) => new(FakeAgentScript.Parse(yaml, "test.yaml"));
+    public static FakeAgentHarness Start(string yaml) => new(FakeAgentScript.Parse(yaml, "test.yaml"), null);
+
+    /// <summary>
+    /// An engine on the real clock, as in the child process: real delays complete their awaiters inline on cancellation,
+    /// which fake-time delays never do. Only for steps that wait for ever (no test waits on real time).
+    /// </summary>
+    public static FakeAgentHarness StartOnSystemTime(string yaml) => new(FakeAgentScript.Parse(yaml, "test.yaml"), TimeProvider.System);
 
     /// <summary>Cancels the engine's RunAsync: for agents that read nothing any more, so closing their input ends nothing.</summary>
     public void Stop() => _stop.Cancel();
