@@ -3,15 +3,17 @@
 //
 //   node sdk-agent.mjs --report FILE
 //
-// On a prompt it reports a tool call, writes `hello.txt` into the session's cwd with fs/write_text_file, then keeps
+// On a prompt it reports a tool call, writes `hello.txt` into the session's cwd with fs/write_text_file, asks for
+// permission, reads the file back and presses a button with `_containmentlab/tool` (each answer checked), then keeps
 // writing `loop-N.txt` (one request at a time, each framed by tool_call / tool_call_update) until session/cancel
 // arrives. After the cancel it asks for three more tools (fs/write_text_file, fs/read_text_file and ContainmentLab's
 // `_containmentlab/tool`), which the client must refuse with JSON-RPC errors, and answers the prompt `cancelled`.
 // Without a cancel it gives up after MAX_LOOP writes and answers `end_turn` (the test then fails on the stop reason).
 //
 // What it observed goes to the report as JSON Lines, appended as it happens (a kill loses nothing written before):
-//   {"event":"write","phase":"first"|"loop"|"post-cancel","method","path","ok","code","message","afterCancel"}
-//   {"event":"cancel","sessionId","loopWrites"}       {"event":"violation",…}   {"event":"sdk-error","text"}
+//   {"event":"tool","phase":"first"|"setup"|"loop"|"post-cancel","method","path","ok","result","code","message","afterCancel"}
+//   {"event":"permission","outcome":{…}}
+//   {"event":"cancel","sessionId","known","toolCalls"}     {"event":"violation",…}   {"event":"sdk-error","text"}
 //   {"event":"turn-end","stopReason"}                 {"event":"summary","final":true,"wire":{…}} when stdin closes
 // Every wire line in both directions is checked against the ACP v1 schema (wire-check.mjs).
 
@@ -67,7 +69,7 @@ async function callTool(client, session, phase, title, method, params) {
   } catch (error) {
     outcome = { ok: false, code: error?.code, message: error?.message };
   }
-  record({ event: "write", phase, method, path: params.path ?? params.arguments?.target, afterCancel, ...outcome });
+  record({ event: "tool", phase, method, path: params.path ?? params.arguments?.target, afterCancel, ...outcome });
   // ACP v1 has no cancelled tool status: a refused tool is reported failed.
   await client.notify(acp.methods.client.session.update, {
     sessionId: session.id,
@@ -84,6 +86,21 @@ async function runTurn(client, session) {
 
   const first = path.join(session.cwd, "hello.txt");
   await callTool(client, session, "first", "Write hello.txt", acp.methods.client.fs.writeTextFile, { sessionId: session.id, path: first, content: FIRST_CONTENT });
+
+  // One of each other kind of request the bridge answers, so its successful answers meet the schema too.
+  const permission = await client.request(acp.methods.client.session.requestPermission, {
+    sessionId: session.id,
+    toolCall: { toolCallId: "permission-1", title: "Write loop files", kind: "edit", status: "pending" },
+    options: [
+      { optionId: "allow", name: "Allow", kind: "allow_once" },
+      { optionId: "reject", name: "Reject", kind: "reject_once" },
+    ],
+  });
+  record({ event: "permission", outcome: permission.outcome });
+  await callTool(client, session, "setup", "Read hello.txt", acp.methods.client.fs.readTextFile, { sessionId: session.id, path: first });
+  await callTool(client, session, "setup", "Press OK", "_containmentlab/tool", {
+    sessionId: session.id, toolCallId: "setup-host-1", name: "desktop.press", arguments: { target: "OK" },
+  });
 
   let loop = 0;
   while (!session.cancelled && loop < MAX_LOOP) {
@@ -131,7 +148,7 @@ const app = acp
   })
   .onNotification(acp.methods.agent.session.cancel, ({ params }) => {
     const session = sessions.get(params.sessionId);
-    record({ event: "cancel", sessionId: params.sessionId, known: Boolean(session), loopWrites: session?.toolCalls ?? 0 });
+    record({ event: "cancel", sessionId: params.sessionId, known: Boolean(session), toolCalls: session?.toolCalls ?? 0 });
     if (session) {
       session.cancelled = true;
     }

@@ -187,7 +187,7 @@ export class WireChecker {
       let definition;
       if (method.startsWith("_")) {
         definition = isRequest ? this.schema.ext.request : this.schema.ext.notification;
-        this.extensions[method] = definition.name;
+        this.noteExtension(method, definition);
       } else if (isProtocolLevel) {
         definition = isRequest ? undefined : this.schema.protocolLevel.notifications.get(method);
       } else {
@@ -220,13 +220,16 @@ export class WireChecker {
     }
     requests.delete(key);
     if ("error" in message) {
+      if (method.startsWith("_")) {
+        this.noteExtension(method, this.schema.error);
+      }
       check(this.schema.error, message.error, `error of the '${method}' response`);
     } else {
       // The side that answers is the sender of this response.
       const responder = direction === AGENT_TO_CLIENT ? this.schema.agent : this.schema.client;
       const definition = method.startsWith("_") ? this.schema.ext.response : responder.responses.get(method);
       if (method.startsWith("_")) {
-        this.extensions[method] = `${this.schema.ext.request.name} / ${this.schema.ext.response.name}`;
+        this.noteExtension(method, definition);
       }
       if (definition) {
         check(definition, message.result, `result of '${method}'`);
@@ -236,6 +239,11 @@ export class WireChecker {
     }
   }
 
+  /** Extension methods say nothing in the schema: record which (permissive) definitions their lines were checked against. */
+  noteExtension(method, definition) {
+    (this.extensions[method] ??= new Set()).add(definition.name);
+  }
+
   /** Counts for a report: lines, methods, error responses, extension methods, unanswered requests, violations. */
   summary() {
     return {
@@ -243,7 +251,7 @@ export class WireChecker {
       lines: { ...this.lines },
       methods: this.methods,
       errorResponses: { ...this.errorResponses },
-      extensions: { ...this.extensions },
+      extensions: Object.fromEntries(Object.entries(this.extensions).map(([method, names]) => [method, [...names].join(" / ")])),
       unanswered: {
         [AGENT_TO_CLIENT]: [...this.pending[AGENT_TO_CLIENT].values()],
         [CLIENT_TO_AGENT]: [...this.pending[CLIENT_TO_AGENT].values()],
