@@ -1,0 +1,90 @@
+using System.Text.Json;
+using ContainmentLab.Tests.Support;
+
+namespace ContainmentLab.Tests.Interop;
+
+/// <summary>
+/// A client written with the official ACP TypeScript SDK (tests/interop/sdk-client.mjs) drives
+/// <c>containmentlab fake-agent</c> storming tool calls, and presses Stop: the SDK takes every message the fake agent
+/// sends, every line matches the ACP v1 schema, the turn ends <c>cancelled</c>, and the fake agent exits when its
+/// stdin closes.
+/// </summary>
+[TestFixture]
+[Category("Interop")]
+[Category("Process")]
+[NonParallelizable]
+public sealed class SdkClientInteropTests
+{
+    private const int CancelAfter = 40;
+
+    /// <summary>The CLI as built in its own folder (src/ContainmentLab.Cli/bin/&lt;Configuration&gt;/net10.0), as the fixture tests start it.</summary>
+    private static string CliPath =>
+        Path.Combine(InteropSetup.RepositoryRoot, "src", "ContainmentLab.Cli", "bin",
+            new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name, "net10.0", "ContainmentLab.Cli");
+
+    [Test]
+    [CancelAfter(60_000)]
+    public async Task SdkClient_StormingFakeAgent_TakesEveryMessageAndEndsCancelled(CancellationToken cancellationToken)
+    {
+        Assert.That(File.Exists(CliPath), Is.True, $"the CLI is built at {CliPath}");
+        var cwd = Directory.CreateTempSubdirectory("cl-interop-client-").FullName;
+        try
+        {
+            var run = await NodeProcess.RunAsync(
+                InteropSetup.Node,
+                [InteropSetup.Script("sdk-client.mjs"), "--cwd", cwd, "--cancel-after", $"{CancelAfter}", "--", CliPath, "fake-agent", "--script", InteropSetup.Script("fake-agent-storm.yaml")],
+                InteropSetup.InteropDirectory,
+                TimeSpan.FromSeconds(45),
+                cancellationToken);
+
+            var context = $"exit code {run.ExitCode}\nstdout: {run.Stdout}\nstderr: {run.Stderr}";
+            Assert.That(run.ExitCode, Is.Zero, context);
+            var summary = JsonDocument.Parse(run.Stdout).RootElement;
+            var counts = summary.GetProperty("counts");
+            var wire = summary.GetProperty("wire");
+            Assert.Multiple(() =>
+            {
+                Assert.That(summary.GetProperty("stopReason").GetString(), Is.EqualTo("cancelled"), context);
+                Assert.That(summary.GetProperty("protocolVersion").GetInt32(), Is.EqualTo(1));
+                Assert.That(summary.GetProperty("agentInfo").GetProperty("name").GetString(), Is.EqualTo("containmentlab-fake-agent"));
+
+                // Stop was pressed after exactly N tool requests; the honouring agent stopped issuing new ones at once,
+                // so only the ones already in flight (at most the storm's concurrency) came after it, each refused.
+                Assert.That(summary.GetProperty("cancel").GetProperty("afterToolRequests").GetInt32(), Is.EqualTo(CancelAfter));
+                Assert.That(counts.GetProperty("beforeCancel").GetInt32(), Is.EqualTo(CancelAfter));
+                Assert.That(counts.GetProperty("afterCancel").GetInt32(), Is.InRange(0, 4));
+                Assert.That(counts.GetProperty("refused").GetInt32(), Is.EqualTo(counts.GetProperty("afterCancel").GetInt32()));
+                Assert.That(counts.GetProperty("byMethod").GetProperty("_containmentlab/tool").GetInt32(), Is.Positive);
+                Assert.That(counts.GetProperty("byMethod").GetProperty("fs/write_text_file").GetInt32(), Is.Positive);
+                Assert.That(counts.GetProperty("byMethod").GetProperty("session/request_permission").GetInt32(), Is.EqualTo(1));
+                Assert.That(counts.GetProperty("updates").GetProperty("tool_call").GetInt32(), Is.Positive);
+                Assert.That(counts.GetProperty("updates").GetProperty("tool_call_update").GetInt32(), Is.Positive);
+
+                // The SDK took every message: no console.error complaint, no error answer it made up itself.
+                Assert.That(summary.GetProperty("sdkErrors").GetArrayLength(), Is.Zero, () => summary.GetProperty("sdkErrors").ToString());
+                Assert.That(summary.GetProperty("sdkRejections").GetArrayLength(), Is.Zero, () => summary.GetProperty("sdkRejections").ToString());
+
+                // Every line, both ways, matched the ACP v1 schema for its method; _containmentlab/tool as an extension.
+                Assert.That(summary.GetProperty("violations").GetInt32(), Is.Zero, () => wire.GetProperty("firstViolations").ToString());
+                Assert.That(wire.GetProperty("lines").GetProperty("agent->client").GetInt32(), Is.GreaterThan(2 * CancelAfter));
+                Assert.That(wire.GetProperty("lines").GetProperty("client->agent").GetInt32(), Is.GreaterThan(CancelAfter));
+                Assert.That(wire.GetProperty("extensions").GetProperty("_containmentlab/tool").GetString(), Does.StartWith("ExtRequest / ExtResponse"));
+                Assert.That(wire.GetProperty("unanswered").GetProperty("agent->client").GetArrayLength(), Is.Zero, "the client answered every agent request");
+                Assert.That(wire.GetProperty("unanswered").GetProperty("client->agent").GetArrayLength(), Is.Zero, "the agent answered every client request");
+
+                var exit = summary.GetProperty("agentExit");
+                Assert.That(exit.GetProperty("byItself").GetBoolean(), Is.True, "the fake agent exited when its stdin closed");
+                Assert.That(exit.GetProperty("code").GetInt32(), Is.Zero);
+            });
+
+            // The client reaped its agent before exiting; neither is left.
+            await ChildAgent.AssertGoneAsync(run.ProcessId);
+            var agentPid = summary.GetProperty("agentPid").GetInt32();
+            await Until.TrueAsync(() => ProcessGroups.IsDead(agentPid), $"fake agent pid {agentPid} gone");
+        }
+        finally
+        {
+            Directory.Delete(cwd, recursive: true);
+        }
+    }
+}
