@@ -17,6 +17,9 @@ public sealed partial class FakeAgentEngine
 {
     public const string AgentName = "containmentlab-fake-agent";
 
+    /// <summary><c>agentInfo.version</c> when the script has no <c>name</c>.</summary>
+    public static string UnnamedScriptVersion { get; } = typeof(FakeAgentEngine).Assembly.GetName().Version?.ToString() ?? "0.0.0";
+
     private const string ToolStatusFailed = "failed";
 
     /// <summary>Queued after the last line by <c>close_stdout</c>: the write loop closes the output when it gets here.</summary>
@@ -262,7 +265,8 @@ public sealed partial class FakeAgentEngine
                 var response = new InitializeResponse(
                     AcpMethods.ProtocolVersion,
                     new AgentCapabilities(),
-                    new Implementation(AgentName, _script.Name),
+                    // ACP requires agentInfo.version: the script's name, else the fake agent's own version.
+                    new Implementation(AgentName, _script.Name ?? UnnamedScriptVersion),
                     []);
                 Enqueue(MessageWriter.Result(id, response, AcpJsonContext.Default.InitializeResponse));
                 break;

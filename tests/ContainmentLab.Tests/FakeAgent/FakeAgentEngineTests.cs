@@ -38,6 +38,18 @@ public sealed class FakeAgentEngineTests
     }
 
     [Test]
+    public async Task Initialize_ScriptWithoutName_StillSendsAVersion()
+    {
+        // ACP v1's Implementation requires both name and version; the official SDK's schema rejects agentInfo without one.
+        await using var h = FakeAgentHarness.Start("prompts: []\n");
+
+        var response = await h.Client.InitializeAsync(Token);
+
+        Assert.That(response.AgentInfo, Is.EqualTo(new Implementation(FakeAgentEngine.AgentName, FakeAgentEngine.UnnamedScriptVersion)));
+        Assert.That(response.AgentInfo!.Version, Is.Not.Empty);
+    }
+
+    [Test]
     public async Task NewSession_TwoSessions_GetUniqueIds()
     {
         await using var h = FakeAgentHarness.Start("prompts: []\n");
