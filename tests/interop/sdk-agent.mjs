@@ -4,15 +4,15 @@
 //   node sdk-agent.mjs --report FILE
 //
 // On a prompt it reports a tool call, writes `hello.txt` into the session's cwd with fs/write_text_file, asks for
-// permission, reads the file back and presses a button with `_containmentlab/tool` (each answer checked), then keeps
-// writing `loop-N.txt` (one request at a time, each framed by tool_call / tool_call_update) until session/cancel
-// arrives. After the cancel it asks for three more tools (fs/write_text_file, fs/read_text_file and ContainmentLab's
+// permission, reads the file back, presses a button with `_containmentlab/tool` and runs `echo` in a terminal (each
+// answer checked), then keeps writing `loop-N.txt` (one request at a time, each framed by tool_call /
+// tool_call_update) until session/cancel arrives. After the cancel it asks for three more tools (fs/write_text_file, fs/read_text_file and ContainmentLab's
 // `_containmentlab/tool`), which the client must refuse with JSON-RPC errors, and answers the prompt `cancelled`.
 // Without a cancel it gives up after MAX_LOOP writes and answers `end_turn` (the test then fails on the stop reason).
 //
 // What it observed goes to the report as JSON Lines, appended as it happens (a kill loses nothing written before):
 //   {"event":"tool","phase":"first"|"setup"|"loop"|"post-cancel","method","path","ok","result","code","message","afterCancel"}
-//   {"event":"permission","outcome":{…}}
+//   {"event":"permission","outcome":{…}}           {"event":"terminal","ok","terminalId","exit","output"}
 //   {"event":"cancel","sessionId","known","toolCalls"}     {"event":"violation",…}   {"event":"sdk-error","text"}
 //   {"event":"turn-end","stopReason"}                 {"event":"summary","final":true,"wire":{…}} when stdin closes
 // Every wire line in both directions is checked against the ACP v1 schema (wire-check.mjs).
@@ -78,6 +78,22 @@ async function callTool(client, session, phase, title, method, params) {
   return outcome;
 }
 
+/** terminal/create, wait_for_exit, output, release through the SDK's TerminalHandle: each answer meets the schema. */
+async function runTerminal(client, session) {
+  const observed = { event: "terminal" };
+  try {
+    const terminal = await client.createTerminal({ sessionId: session.id, command: "echo", args: ["terminal says hi"], cwd: session.cwd });
+    observed.terminalId = terminal.id;
+    observed.exit = await terminal.waitForExit();
+    observed.output = await terminal.currentOutput();
+    await terminal.release();
+    observed.ok = true;
+  } catch (error) {
+    Object.assign(observed, { ok: false, code: error?.code, message: error?.message });
+  }
+  record(observed);
+}
+
 async function runTurn(client, session) {
   await client.notify(acp.methods.client.session.update, {
     sessionId: session.id,
@@ -101,6 +117,8 @@ async function runTurn(client, session) {
   await callTool(client, session, "setup", "Press OK", "_containmentlab/tool", {
     sessionId: session.id, toolCallId: "setup-host-1", name: "desktop.press", arguments: { target: "OK" },
   });
+
+  await runTerminal(client, session);
 
   let loop = 0;
   while (!session.cancelled && loop < MAX_LOOP) {

@@ -102,6 +102,10 @@ public sealed class SdkAgentInteropTests
             Assert.That(setup.Select(e => e.Root.GetProperty("method").GetString()), Is.EqualTo(new[] { "fs/write_text_file", "fs/read_text_file", "_containmentlab/tool" }));
             Assert.That(setup.Select(e => e.Root.GetProperty("ok").GetBoolean()), Is.All.True, "the tools before Stop ran");
             Assert.That(setup[1].Root.GetProperty("result").GetProperty("content").GetString(), Is.EqualTo(FirstContent), "fs/read_text_file read the file back");
+            var terminal = report.SingleOrDefault(e => e.Event == "terminal")?.Root;
+            Assert.That(terminal?.GetProperty("ok").GetBoolean(), Is.True, () => $"the terminal round-trip: {terminal}");
+            Assert.That(terminal?.GetProperty("exit").GetProperty("exitCode").GetInt32(), Is.Zero);
+            Assert.That(terminal?.GetProperty("output").GetProperty("output").GetString(), Does.Contain("terminal says hi"));
             var permission = report.SingleOrDefault(e => e.Event == "permission")?.Root.GetProperty("outcome");
             Assert.That(permission?.GetProperty("outcome").GetString(), Is.EqualTo("selected"));
             Assert.That(permission?.GetProperty("optionId").GetString(), Is.EqualTo("allow"));

@@ -47,6 +47,7 @@ public sealed class SdkClientInteropTests
                 Assert.That(summary.GetProperty("stopReason").GetString(), Is.EqualTo("cancelled"), context);
                 Assert.That(summary.GetProperty("protocolVersion").GetInt32(), Is.EqualTo(1));
                 Assert.That(summary.GetProperty("agentInfo").GetProperty("name").GetString(), Is.EqualTo("containmentlab-fake-agent"));
+                Assert.That(summary.GetProperty("agentInfo").GetProperty("version").GetString(), Is.Not.Empty, "ACP requires agentInfo.version (the script has no name)");
 
                 // Stop was pressed after exactly N tool requests; the honouring agent stopped issuing new ones at once,
                 // so only the ones already in flight (at most the storm's concurrency) came after it, each refused.
