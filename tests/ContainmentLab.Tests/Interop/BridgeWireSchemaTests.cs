@@ -78,6 +78,7 @@ public sealed class BridgeWireSchemaTests
             Assert.That(bridge.InterruptAll(), Is.EqualTo(2));
             var outcomes = await Task.WhenAll(turns).OrTimeout(20);
             Assert.That(outcomes.Select(o => (o.End, o.StopReason)), Is.All.EqualTo((TurnEnd.Cancelled, "cancelled")), () => string.Join('\n', outcomes.Select(o => o.ToString())));
+            Assert.That(events.OfType<ProtocolViolation>(), Is.Empty);
         }
         finally
         {

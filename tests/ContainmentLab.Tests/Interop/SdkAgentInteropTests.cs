@@ -20,12 +20,29 @@ public sealed class SdkAgentInteropTests
 {
     private const string FirstContent = "written by the ACP SDK agent\n";
 
+    private string? _sandbox;
+    private string? _reportPath;
+
+    [TearDown]
+    public void DeleteFiles()
+    {
+        if (_sandbox is not null && Directory.Exists(_sandbox))
+        {
+            Directory.Delete(_sandbox, recursive: true);
+        }
+
+        if (_reportPath is not null)
+        {
+            File.Delete(_reportPath);
+        }
+    }
+
     [Test]
     [CancelAfter(60_000)]
     public async Task Interrupt_SdkAgentWritingFiles_EndsCancelledAndRefusesEveryLaterTool(CancellationToken cancellationToken)
     {
-        var sandbox = Directory.CreateTempSubdirectory("cl-interop-sandbox-").FullName;
-        var reportPath = Path.Combine(Path.GetTempPath(), $"cl-sdk-agent-{Guid.NewGuid():N}.jsonl");
+        var sandbox = _sandbox = Directory.CreateTempSubdirectory("cl-interop-sandbox-").FullName;
+        var reportPath = _reportPath = Path.Combine(Path.GetTempPath(), $"cl-sdk-agent-{Guid.NewGuid():N}.jsonl");
         var tap = new RecordingTap();
         var events = new ConcurrentQueue<ContainmentEvent>();
         var bridge = new AcpBridge(new BridgeOptions
@@ -77,6 +94,7 @@ public sealed class SdkAgentInteropTests
             Assert.That(skipped.Select(r => r.Tool), Is.SupersetOf(new[] { "fs/write_text_file", "fs/read_text_file", "desktop.press" }), "the post-cancel requests were skipped at the gate");
             Assert.That(skipped.All(r => r.Seq > interrupted.Seq && tap.AnsweredWithError(r.RequestId!)), Is.True, "every skip was answered with a JSON-RPC error");
             Assert.That(events.OfType<CancelSent>().Count(e => e.SessionId == session), Is.EqualTo(1));
+            Assert.That(events.OfType<ProtocolViolation>(), Is.Empty, "the bridge took every message the SDK agent sent");
             Assert.That(File.Exists(Path.Combine(sandbox, "after-cancel.txt")), Is.False, "the write asked for after the cancel did not happen");
         }
         finally
@@ -131,8 +149,6 @@ public sealed class SdkAgentInteropTests
                 Assert.That(wire.GetProperty("methods").GetProperty("client->agent").GetProperty("session/cancel").GetInt32(), Is.EqualTo(1));
             }
         });
-        File.Delete(reportPath);
-        Directory.Delete(sandbox, recursive: true);
     }
 
     private sealed record ReportEntry(string Event, JsonElement Root, string Json);

@@ -38,8 +38,14 @@ public sealed class SdkClientInteropTests
                 cancellationToken);
 
             var context = $"exit code {run.ExitCode}\nstdout: {run.Stdout}\nstderr: {run.Stderr}";
-            Assert.That(run.ExitCode, Is.Zero, context);
             var summary = JsonDocument.Parse(run.Stdout).RootElement;
+
+            // The client reaped its agent before it exited: neither is left (checked first, so a failure below leaves nothing).
+            await ChildAgent.AssertGoneAsync(run.ProcessId);
+            var agentPid = summary.GetProperty("agentPid").GetInt32();
+            await Until.TrueAsync(() => ProcessGroups.IsDead(agentPid), $"fake agent pid {agentPid} gone");
+
+            Assert.That(run.ExitCode, Is.Zero, context);
             var counts = summary.GetProperty("counts");
             var wire = summary.GetProperty("wire");
             Assert.Multiple(() =>
@@ -77,11 +83,6 @@ public sealed class SdkClientInteropTests
                 Assert.That(exit.GetProperty("byItself").GetBoolean(), Is.True, "the fake agent exited when its stdin closed");
                 Assert.That(exit.GetProperty("code").GetInt32(), Is.Zero);
             });
-
-            // The client reaped its agent before exiting; neither is left.
-            await ChildAgent.AssertGoneAsync(run.ProcessId);
-            var agentPid = summary.GetProperty("agentPid").GetInt32();
-            await Until.TrueAsync(() => ProcessGroups.IsDead(agentPid), $"fake agent pid {agentPid} gone");
         }
         finally
         {
