@@ -49,7 +49,7 @@ const checker = new WireChecker({
   },
 });
 
-/** sessionId → { cwd, cancelled, turn } */
+/** sessionId → { id, cwd, cancelled, toolCalls } */
 const sessions = new Map();
 let sessionCount = 0;
 

@@ -38,6 +38,7 @@ public sealed class SdkClientInteropTests
                 cancellationToken);
 
             var context = $"exit code {run.ExitCode}\nstdout: {run.Stdout}\nstderr: {run.Stderr}";
+            Assert.That(run.Stdout, Does.StartWith("{"), $"sdk-client.mjs printed no summary; {context}");
             var summary = JsonDocument.Parse(run.Stdout).RootElement;
 
             // The client reaped its agent before it exited: neither is left (checked first, so a failure below leaves nothing).
