@@ -192,6 +192,7 @@ internal sealed partial class Connection : IAsyncDisposable
             case MessageKind.Response:
                 if (_pending.TryRemove(message.Id!.Value, out var source))
                 {
+                    _handler.OnResponse(message);
                     source.TrySetResult(message);
                 }
                 else
