@@ -146,7 +146,7 @@ internal sealed partial class Connection : IAsyncDisposable
                 {
                     _tap?.Received(read.LineNumber, default);
                     _handler.OnViolation(read.LineNumber, $"line of {read.Length} bytes exceeds the {_framing.MaxLineBytes}-byte limit; skipped");
-                    Enqueue(MessageWriter.Error(null, JsonRpcErrorCodes.InvalidRequest, $"line {read.LineNumber} exceeds the {_framing.MaxLineBytes}-byte limit"));
+                    OnOversize(read);
                     continue;
                 }
 
@@ -170,6 +170,30 @@ internal sealed partial class Connection : IAsyncDisposable
 
         LogReaderEnded(_logger, reason);
         _closed.TrySetResult(reason);
+    }
+
+    /// <summary>
+    /// A line too long to parse still gets its answer when its head shows whose it is: a request is answered under its
+    /// id (else with a null id); a response to one of ours completes that request with an error instead of leaving it
+    /// waiting for an answer that was skipped.
+    /// </summary>
+    private void OnOversize(LineReadResult read)
+    {
+        var (id, hasMethod) = RequestRecovery.Recover(read.Head.Span);
+        var error = $"line {read.LineNumber} exceeds the {_framing.MaxLineBytes}-byte limit";
+        if (id is { } recovered && !hasMethod)
+        {
+            if (_pending.TryRemove(recovered, out var source))
+            {
+                var failed = new IncomingMessage(MessageKind.Response, recovered, null, default, default, new RpcError(JsonRpcErrorCodes.InvalidRequest, "the response " + error), read.LineNumber);
+                _handler.OnResponse(failed);
+                source.TrySetResult(failed);
+            }
+
+            return;
+        }
+
+        Enqueue(MessageWriter.Error(id, JsonRpcErrorCodes.InvalidRequest, error));
     }
 
     private void Route(ParseOutcome parsed, long lineNumber)

@@ -107,6 +107,48 @@ public sealed class HostileAgentTests
     }
 
     [Test]
+    public async Task OversizeRequest_AnsweredUnderTheIdInItsHead_NeverDispatched()
+    {
+        var (lab, s1, s2) = await StartAsync(Script("""
+            - raw: { text: '{"jsonrpc":"2.0","id":950,"method":"fs/write_text_file","params":{"sessionId":"sess-1","path":"/tmp/big.txt","content":"', newline: false }
+            - raw: { fill: 5242880, newline: false }
+            - raw: '"}}'
+            - end: end_turn
+            """));
+        await using var _ = lab;
+
+        var outcome = await lab.Bridge.PromptAsync(s1, "go").OrTimeout();
+
+        Assert.That(outcome.End, Is.EqualTo(TurnEnd.Completed));
+        Assert.That(lab.Of<ProtocolViolation>().Single().Reason, Does.Contain("exceeds"));
+        Assert.That(lab.Tap.AnsweredWithError("950"), Is.True, "the agent is not left waiting on a request it cannot know was skipped");
+        Assert.That(lab.Dispatched(s1), Is.EqualTo(0));
+        AssertContained(lab);
+        await AssertOtherSessionWorksAsync(lab, s2);
+    }
+
+    [Test]
+    public async Task OversizePromptAnswer_EndsTheTurnFailedAtOnce_NotByTimeout()
+    {
+        // Ids: initialize 0, session/new 1 and 2: sess-1's prompt is request 3. Its answer is too long to read; the head
+        // says whose it is, so the turn ends Failed instead of waiting for an answer that was skipped.
+        var (lab, s1, s2) = await StartAsync(Script("""
+            - raw: { text: '{"jsonrpc":"2.0","id":3,"result":{"stopReason":"end_turn","pad":"', newline: false }
+            - raw: { fill: 5242880, newline: false }
+            - raw: '"}}'
+            - stall: forever
+            """));
+        await using var _ = lab;
+
+        var outcome = await lab.Bridge.PromptAsync(s1, "go").OrTimeout();
+
+        Assert.That(outcome.End, Is.EqualTo(TurnEnd.Failed));
+        Assert.That(outcome.Reason, Does.Contain("exceeds the 4194304-byte limit"));
+        Assert.That(lab.Of<ProtocolViolation>().Single().Reason, Does.Contain("exceeds"));
+        await AssertOtherSessionWorksAsync(lab, s2);
+    }
+
+    [Test]
     public async Task DeepNesting_StopsAtTheDepthLimit_RequestAnsweredUnderItsId()
     {
         var (lab, s1, s2) = await StartAsync(Script("""
