@@ -14,6 +14,7 @@ public sealed class DispatchSession : IDisposable
     private readonly ConcurrentDictionary<long, TaskCompletionSource<PermissionOutcome>> _permissions = new();
     private readonly List<Action> _onInterrupt = [];
     private long _nextPermission;
+    private volatile bool _turnRunning;
 
     public DispatchSession(string id)
     {
@@ -37,8 +38,6 @@ public sealed class DispatchSession : IDisposable
     /// written after the answer always finds it closed.
     /// </summary>
     public bool AcceptsRequests => !RequiresTurn || _turnRunning;
-
-    private volatile bool _turnRunning;
 
     /// <summary>A prompt turn starts: the agent may act in the session (if its gate lets it).</summary>
     public void BeginTurn() => _turnRunning = true;

@@ -329,6 +329,47 @@ public sealed class HostileAgentTests
     }
 
     [Test]
+    public async Task UpdateAndToolCallForASessionThatEndedWithItsAgent_ViolationsNoDispatch()
+    {
+        // The first agent dies in sess-2's turn; both its sessions are retired. The fresh agent's sess-1 then names the
+        // retired sess-2.
+        await using var lab = await InProcessBridge.StartAsync("""
+            session_prompts:
+              sess-2:
+                - steps:
+                    - crash: { exit_code: 3 }
+            prompts:
+              - steps:
+                  - say: "to a ghost"
+                    session: sess-2
+                  - tool: desktop.press
+                    arguments: { target: Ghost }
+                    session: sess-2
+                  - end: end_turn
+            """);
+        _ = await lab.Bridge.NewSessionAsync();
+        var doomed = await lab.Bridge.NewSessionAsync();
+        var died = await lab.Bridge.PromptAsync(doomed, "die").OrTimeout();
+        Assert.That(died.End, Is.EqualTo(TurnEnd.AgentExited));
+        var fresh = lab.Bridge.NewSessionAsync();
+        await Until.TrueAsync(() => lab.Of<AgentRestarted>().Count == 1, "the restart");
+        lab.Time.Advance(lab.Of<AgentRestarted>().Single().Backoff);
+        var session = await fresh.OrTimeout();
+
+        var outcome = await lab.Bridge.PromptAsync(session, "go").OrTimeout();
+
+        Assert.That(outcome.End, Is.EqualTo(TurnEnd.Completed));
+        Assert.That(lab.Of<ProtocolViolation>().Select(v => v.Reason), Is.EqualTo(new[]
+        {
+            "session/update for a session that ended with its agent: 'sess-2'",
+            "'desktop.press' names a session that does not exist: 'sess-2'",
+        }));
+        Assert.That(lab.Bridge.Desktop.Count, Is.Zero);
+        Assert.That(lab.Engine.GetStats(session).ErrorResponses, Is.EqualTo(1));
+        AssertContained(lab);
+    }
+
+    [Test]
     public async Task ToolCallsAfterItsOwnCancelledAnswer_SkippedUpdatesDropped_NoDispatchAfterInterrupt()
     {
         var (lab, s1, s2) = await StartAsync(Script(
@@ -412,9 +453,13 @@ public sealed class HostileAgentTests
 
         var outcome = await lab.Bridge.PromptAsync(session, "go").OrTimeout();
 
+        // The agent then gets its (rejected) permission answer and answers the prompt itself: a duplicate response.
+        await Until.TrueAsync(() => lab.Of<ProtocolViolation>().Count == 2, "the duplicate prompt answer");
+
         Assert.That(outcome.End, Is.EqualTo(TurnEnd.Failed));
-        Assert.That(lab.Of<ProtocolViolation>().Single().Reason, Does.StartWith("invalid session/prompt result"));
-        await Until.TrueAsync(() => lab.Of<PermissionAnswered>().Count == 1 || lab.Audit.Any(r => r.Kind == AuditKind.Permission), "the permission request handled");
+        Assert.That(lab.Of<ProtocolViolation>().Select(v => v.Reason), Has.Exactly(1).StartWith("invalid session/prompt result"));
+        Assert.That(lab.Of<ProtocolViolation>().Select(v => v.Reason), Has.Exactly(1).EqualTo("response to an unknown or already answered request id 2"));
+        Assert.That(lab.Of<PermissionAnswered>().Single().Outcome, Is.EqualTo("selected:reject"));
         Assert.That(lab.Audit.Where(r => r.Kind == AuditKind.Permission).Select(r => r.Detail), Has.None.EqualTo("selected:allow"));
     }
 }
