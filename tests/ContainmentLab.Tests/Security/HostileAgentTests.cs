@@ -193,6 +193,44 @@ public sealed class HostileAgentTests
     }
 
     [Test]
+    public async Task GarbageFloodFromAnAgentThatStopsReading_AnswersStayBounded_ThenWedgedAndKilled()
+    {
+        const int Lines = 50_000;
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var events = new System.Collections.Concurrent.ConcurrentQueue<ContainmentEvent>();
+        await using var bridge = new AcpBridge(new BridgeOptions
+        {
+            TimeProvider = time,
+            SandboxRoot = Directory.CreateTempSubdirectory("cl-flood-").FullName,
+            TransportFactory = () => new StreamTransport(async (input, output, ct) =>
+            {
+                // Answer initialize, then flood unreadable lines and never read again: the host's answers pile up.
+                var reader = new StreamReader(input);
+                await reader.ReadLineAsync(ct);
+                await output.WriteAsync("""{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":1,"agentCapabilities":{},"authMethods":[]}}"""u8.ToArray().Append((byte)'\n').ToArray(), ct);
+                var garbage = System.Text.Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("{oops\n", 1000)));
+                for (var i = 0; i < Lines / 1000; i++)
+                {
+                    await output.WriteAsync(garbage, ct);
+                }
+
+                await output.FlushAsync(ct);
+                await Task.Delay(Timeout.InfiniteTimeSpan, ct);
+            }),
+        });
+        bridge.Events.Subscribe(events.Enqueue);
+        await bridge.StartAsync().OrTimeout();
+        await Until.TrueAsync(() => events.OfType<ProtocolViolation>().Count() == Lines, "every garbage line reported");
+
+        time.Advance(new BridgeOptions().WriteStallTimeout);
+        await Until.TrueAsync(() => events.OfType<AgentWedged>().Any(), "the write stall");
+
+        var wedged = events.OfType<AgentWedged>().Single();
+        Assert.That(wedged.QueuedLines, Is.InRange(1, 1024), "null-id answers stop being queued past the cap");
+        await Until.TrueAsync(() => events.OfType<AgentExited>().Any(), "the agent killed");
+    }
+
+    [Test]
     public async Task UnknownMethods_RequestsGetMethodNotFound_UnknownNotificationIsAViolation_ExtensionNotificationIgnored()
     {
         var (lab, s1, s2) = await StartAsync(Script("""
