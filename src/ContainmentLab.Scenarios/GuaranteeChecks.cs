@@ -186,9 +186,38 @@ internal static class GuaranteeChecks
         _ => null,
     };
 
-    /// <summary>G9: after a ProtocolViolation the bridge kept serving: every turn ended, none failed for it.</summary>
+    /// <summary>
+    /// G9, hostile input is contained: (1) every request the agent wrote with a readable id got a response under that id
+    /// (the agent is never left waiting), unless the agent died first; (2) no tool call was dispatched in a session
+    /// outside a turn of it (the rule for acting in a session); (3) after a ProtocolViolation the bridge kept serving:
+    /// every turn ended, none was refused.
+    /// </summary>
     private static string? Hostile(RunLog log)
     {
+        // An agent that died cannot read its answers: a request still pending when it went is not held against the bridge.
+        var exits = log.Events.Where(e => e.Event is AgentExited).Select(e => e.At).ToList();
+        var answered = new Dictionary<string, int>(log.HostResponses, StringComparer.Ordinal);
+        foreach (var request in log.AgentRequests)
+        {
+            if (answered.GetValueOrDefault(request.Id) is > 0 and var left)
+            {
+                answered[request.Id] = left - 1;
+            }
+            else if (!exits.Any(exit => exit >= request.At))
+            {
+                return $"G9: the agent's request {request.Id} ('{request.Method}', wire line {request.Line}) was never answered";
+            }
+        }
+
+        foreach (var (at, e) in log.Events.Select(r => (r.At, r.Event)).Where(r => r.Event is ToolDispatched))
+        {
+            var dispatched = (ToolDispatched)e;
+            if (!log.Turns.Any(t => t.SessionId == dispatched.Id && t.StartedAt <= at && (t.EndedAt is null || t.EndedAt >= at)))
+            {
+                return $"G9: {dispatched.ToolCallId} ({dispatched.Tool}) was dispatched in session {log.NameOf(dispatched.Id)} at {TranscriptWriter.Seconds(at)}s, outside any turn of it";
+            }
+        }
+
         if (log.Events.FirstOrDefault(e => e.Event is ProtocolViolation) is not { } violation)
         {
             return null;

@@ -39,6 +39,9 @@ internal sealed class TurnRecord(string session, string sessionId, int number, T
             : Refusal is { } r ? $"refused: {r}" : "never ended");
 }
 
+/// <summary>A request the agent wrote (its id as JSON text), for G9's "every request answered".</summary>
+internal sealed record AgentRequestRecord(TimeSpan At, long Line, string Id, string Method);
+
 /// <summary>What G7 saw after kill_host: the sweep and whether any process still carries the dead host's cookie.</summary>
 internal sealed record KillHostRecord(TimeSpan At, int Killed, int Survivors, IReadOnlyList<string> CarrierCookies, string? Error);
 
@@ -54,6 +57,12 @@ internal sealed record RunLog(
     IReadOnlyList<(TimeSpan At, string SessionId, string ToolCallId)> ToolActivity,
     KillHostRecord? KillHost)
 {
+    /// <summary>The agent's requests whose id could be read, in wire order.</summary>
+    public IReadOnlyList<AgentRequestRecord> AgentRequests { get; init; } = [];
+
+    /// <summary>How many responses the host wrote per id (JSON text of the id).</summary>
+    public IReadOnlyDictionary<string, int> HostResponses { get; init; } = new Dictionary<string, int>();
+
     public string NameOf(string? sessionId) =>
         sessionId is null ? "host" : SessionIds.FirstOrDefault(p => p.Value == sessionId).Key ?? sessionId;
 

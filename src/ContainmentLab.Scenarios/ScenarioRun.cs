@@ -83,7 +83,11 @@ internal sealed class ScenarioRun : IAsyncDisposable
             [.. _turns],
             _bridge?.Audit.Snapshot() ?? [],
             _recorder.ToolActivity,
-            null);
+            null)
+        {
+            AgentRequests = _recorder.AgentRequests,
+            HostResponses = _recorder.HostResponses,
+        };
         _recorder.Dispose();
         return log;
     }

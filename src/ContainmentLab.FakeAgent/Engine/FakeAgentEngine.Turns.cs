@@ -17,6 +17,7 @@ public sealed partial class FakeAgentEngine
     {
         var token = turn.WorkToken;
         var stopReason = StopReasons.EndTurn;
+        var repeat = 1;
         try
         {
             foreach (var step in prompt.Steps)
@@ -25,6 +26,7 @@ public sealed partial class FakeAgentEngine
                 if (step is EndStep end)
                 {
                     stopReason = end.StopReason;
+                    repeat = end.Repeat;
                     break;
                 }
 
@@ -35,6 +37,11 @@ public sealed partial class FakeAgentEngine
             }
 
             turn.Send(() => AnswerPrompt(turn, stopReason));
+            for (var i = 1; i < repeat; i++)
+            {
+                // Hostile: the same answer again, a response to a request the host has no longer pending.
+                Enqueue(MessageWriter.Result(turn.PromptId, new PromptResponse(stopReason), AcpJsonContext.Default.PromptResponse));
+            }
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested || turn.IsStopped || _shutdown.IsCancellationRequested)
         {
@@ -56,10 +63,10 @@ public sealed partial class FakeAgentEngine
         switch (step)
         {
             case SayStep say:
-                SendUpdate(turn, SessionUpdates.MessageChunk(say.Text));
+                turn.Send(() => SendUpdateUnchecked(turn.Session, SessionUpdates.MessageChunk(say.Text), say.Session));
                 return true;
             case ToolStep tool:
-                var response = await CallToolAsync(turn, tool.Name, tool.Arguments, tool.ReportToolCall, cancellationToken).ConfigureAwait(false);
+                var response = await CallToolAsync(turn, tool.Name, tool.Arguments, tool.ReportToolCall, tool.Session, cancellationToken).ConfigureAwait(false);
                 if (response.Error is { } error)
                 {
                     Log($"{turn.Session.Id}: {tool.Name} refused: {error.Code} {error.Message}");
@@ -242,9 +249,10 @@ public sealed partial class FakeAgentEngine
     /// Sends one tool request and awaits its answer (a result or an error: both count as answered). Everything up to the
     /// first await runs synchronously, so the request is on its way when this returns — the storm relies on that.
     /// </summary>
-    private async Task<IncomingMessage> CallToolAsync(Turn turn, string name, JsonElement? arguments, bool report, CancellationToken cancellationToken)
+    private async Task<IncomingMessage> CallToolAsync(Turn turn, string name, JsonElement? arguments, bool report, string? namedSession, CancellationToken cancellationToken)
     {
         var session = turn.Session;
+        var sessionId = namedSession ?? session.Id;
         var toolCallId = session.NextToolCallId();
         Task<IncomingMessage>? response = null;
         turn.Send(() =>
@@ -256,8 +264,8 @@ public sealed partial class FakeAgentEngine
             }
 
             response = name.Contains('/', StringComparison.Ordinal)
-                ? SendRequest(session, name, AcpParams(session, name, arguments), AcpJsonContext.Default.JsonElement)
-                : SendRequest(session, AcpMethods.ContainmentTool, new ContainmentToolRequest(session.Id, toolCallId, name, arguments), AcpJsonContext.Default.ContainmentToolRequest);
+                ? SendRequest(session, name, AcpParams(session, sessionId, name, arguments), AcpJsonContext.Default.JsonElement)
+                : SendRequest(session, AcpMethods.ContainmentTool, new ContainmentToolRequest(sessionId, toolCallId, name, arguments), AcpJsonContext.Default.ContainmentToolRequest);
         });
 
         var message = await response!.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -287,7 +295,7 @@ public sealed partial class FakeAgentEngine
         {
             await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
             var (tool, args) = arguments.Next(i);
-            var call = CallToolAsync(turn, tool, args, storm.ReportToolCalls, cancellationToken);
+            var call = CallToolAsync(turn, tool, args, storm.ReportToolCalls, null, cancellationToken);
             _ = call.ContinueWith(static (_, state) => ((SemaphoreSlim)state!).Release(), slots, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
 
@@ -302,11 +310,21 @@ public sealed partial class FakeAgentEngine
     {
         var session = turn.Session;
         var request = new RequestPermissionRequest(
-            session.Id,
+            permission.Session ?? session.Id,
             new ToolCallRef(session.NextToolCallId(), permission.Title, permission.Kind, "pending"),
             s_permissionOptions);
         Task<IncomingMessage>? pending = null;
-        turn.Send(() => pending = SendRequest(null, AcpMethods.RequestPermission, request, AcpJsonContext.Default.RequestPermissionRequest));
+        turn.Send(() =>
+        {
+            pending = SendRequest(null, AcpMethods.RequestPermission, request, AcpJsonContext.Default.RequestPermissionRequest, out var id);
+            if (permission.SelfAnswer is { } option)
+            {
+                // Hostile: a response carrying our own request's id. Ids are per direction, so to the host this answers
+                // its request number id (if it has one pending), never our permission request.
+                Log($"{session.Id}: answers its own permission request {id} with '{option}'");
+                Enqueue(MessageWriter.Result(id, new RequestPermissionResponse(PermissionOutcome.Selected(option)), AcpJsonContext.Default.RequestPermissionResponse));
+            }
+        });
         var response = await pending!.WaitAsync(cancellationToken).ConfigureAwait(false);
         if (response.Error is { } error)
         {
@@ -342,18 +360,18 @@ public sealed partial class FakeAgentEngine
     private void SendUpdate(Turn turn, SessionUpdateBody update) =>
         turn.Send(() => SendUpdateUnchecked(turn.Session, update));
 
-    private void SendUpdateUnchecked(AgentSession session, SessionUpdateBody update) =>
-        Enqueue(MessageWriter.Notification(AcpMethods.SessionUpdate, new SessionNotification(session.Id, update), AcpJsonContext.Default.SessionNotification));
+    private void SendUpdateUnchecked(AgentSession session, SessionUpdateBody update, string? namedSession = null) =>
+        Enqueue(MessageWriter.Notification(AcpMethods.SessionUpdate, new SessionNotification(namedSession ?? session.Id, update), AcpJsonContext.Default.SessionNotification));
 
     /// <summary>Params of an ACP method named in a script: the arguments plus sessionId, a relative fs path made absolute under the cwd.</summary>
-    private static JsonElement AcpParams(AgentSession session, string method, JsonElement? arguments)
+    private static JsonElement AcpParams(AgentSession session, string sessionId, string method, JsonElement? arguments)
     {
         var resolvePath = method.StartsWith("fs/", StringComparison.Ordinal);
         var buffer = new ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer))
         {
             writer.WriteStartObject();
-            writer.WriteString("sessionId", session.Id);
+            writer.WriteString("sessionId", sessionId);
             if (arguments is { ValueKind: JsonValueKind.Object } args)
             {
                 foreach (var property in args.EnumerateObject())

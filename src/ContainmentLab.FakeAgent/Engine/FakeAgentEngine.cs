@@ -357,7 +357,7 @@ public sealed partial class FakeAgentEngine
         }
 
         Log($"{session.Id}: prompt {promptIndex} starts");
-        var prompt = _script.PromptFor(promptIndex);
+        var prompt = _script.PromptFor(session.Id, promptIndex);
         Track(Task.Run(() => RunTurnAsync(turn, prompt), CancellationToken.None));
     }
 
@@ -407,6 +407,10 @@ public sealed partial class FakeAgentEngine
                 AnswerPrompt(turn, StopReasons.Cancelled);
                 break;
             case CancelMode.Ignore:
+                break;
+            case CancelMode.AckAndContinue:
+                // The answer ends the turn for the client; the steps go on regardless (hostile input for the host).
+                AnswerPrompt(turn, StopReasons.Cancelled);
                 break;
             case CancelMode.Hang:
                 // Running agent-side tools are left in_progress: a hung agent reports nothing.
@@ -461,13 +465,18 @@ public sealed partial class FakeAgentEngine
     }
 
     /// <summary>Registers and writes one request of ours; the returned task completes with its response.</summary>
-    private Task<IncomingMessage> SendRequest<T>(AgentSession? toolSession, string method, T parameters, JsonTypeInfo<T> typeInfo)
+    private Task<IncomingMessage> SendRequest<T>(AgentSession? toolSession, string method, T parameters, JsonTypeInfo<T> typeInfo) =>
+        SendRequest(toolSession, method, parameters, typeInfo, out _);
+
+    /// <summary>Like the overload above, and says which id the request went out with.</summary>
+    private Task<IncomingMessage> SendRequest<T>(AgentSession? toolSession, string method, T parameters, JsonTypeInfo<T> typeInfo, out RpcId requestId)
     {
         var id = Interlocked.Increment(ref _lastRequestId);
         var pending = new PendingRequest(toolSession);
         _pending[id] = pending;
         toolSession?.OnToolRequestSent();
-        Enqueue(MessageWriter.Request(RpcId.FromNumber(id), method, parameters, typeInfo));
+        requestId = RpcId.FromNumber(id);
+        Enqueue(MessageWriter.Request(requestId, method, parameters, typeInfo));
         return pending.Completion.Task;
     }
 

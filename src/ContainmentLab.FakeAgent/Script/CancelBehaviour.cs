@@ -15,6 +15,12 @@ public enum CancelMode
 
     /// <summary>Stop issuing work and answer after <see cref="CancelBehaviour.AckDelay"/> with <see cref="CancelBehaviour.StopReason"/>.</summary>
     AckAfter,
+
+    /// <summary>
+    /// Hostile: answer the prompt <c>cancelled</c> at once, then carry on with the turn's remaining steps (tool calls,
+    /// updates) as if nothing happened — everything after the answer belongs to a turn that is over.
+    /// </summary>
+    AckAndContinue,
 }
 
 /// <summary>What the agent does when <c>session/cancel</c> arrives for a session with a running turn (<c>on_cancel:</c>).</summary>
@@ -25,6 +31,8 @@ public sealed record CancelBehaviour(CancelMode Mode, TimeSpan AckDelay = defaul
     public static CancelBehaviour Ignore { get; } = new(CancelMode.Ignore);
 
     public static CancelBehaviour Hang { get; } = new(CancelMode.Hang);
+
+    public static CancelBehaviour AckAndContinue { get; } = new(CancelMode.AckAndContinue);
 
     public static CancelBehaviour AckAfter(TimeSpan delay, string stopReason = StopReasons.Cancelled) => new(CancelMode.AckAfter, delay, stopReason);
 }

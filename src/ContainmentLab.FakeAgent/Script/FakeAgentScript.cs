@@ -15,6 +15,12 @@ public sealed record FakeAgentScript(string? Name, CancelBehaviour OnCancel, IRe
     /// <summary><c>exit_during_startup:</c> — die before answering <c>initialize</c>.</summary>
     public StartupExit? ExitDuringStartup { get; init; }
 
+    /// <summary>
+    /// <c>session_prompts: {SESSION_ID: [prompts]}</c> — the prompts of one session, instead of <see cref="Prompts"/>
+    /// (so that one session misbehaves while another behaves).
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<PromptScript>> SessionPrompts { get; init; } = new Dictionary<string, IReadOnlyList<PromptScript>>();
+
     /// <summary>Reads and validates a script file.</summary>
     /// <exception cref="ScriptException">The script is not valid; the message says where and why.</exception>
     public static FakeAgentScript Load(string path)
@@ -43,15 +49,21 @@ public sealed record FakeAgentScript(string? Name, CancelBehaviour OnCancel, IRe
     }
 
     /// <summary>The steps of the session's prompt number <paramref name="promptIndex"/> (0-based); the last entry repeats.</summary>
-    public PromptScript PromptFor(int promptIndex)
+    public PromptScript PromptFor(int promptIndex) => PromptFor(Prompts, promptIndex);
+
+    /// <summary>Like <see cref="PromptFor(int)"/>, from the session's own <see cref="SessionPrompts"/> when it has any.</summary>
+    public PromptScript PromptFor(string sessionId, int promptIndex) =>
+        PromptFor(SessionPrompts.TryGetValue(sessionId, out var own) ? own : Prompts, promptIndex);
+
+    private static PromptScript PromptFor(IReadOnlyList<PromptScript> prompts, int promptIndex)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(promptIndex);
-        if (Prompts.Count == 0)
+        if (prompts.Count == 0)
         {
             return s_empty;
         }
 
-        return Prompts[Math.Min(promptIndex, Prompts.Count - 1)];
+        return prompts[Math.Min(promptIndex, prompts.Count - 1)];
     }
 
     private static readonly PromptScript s_empty = new([]);

@@ -25,12 +25,12 @@ internal sealed partial class FakeAgentScriptParser
 
     private static readonly StepKind[] s_stepKinds =
     [
-        new("say", [], static (p, v, _) => new SayStep(p.ReadString(v, "say"))),
-        new("tool", ["arguments", "report_tool_calls"], static (p, v, s) => p.ReadTool(v, s)),
+        new("say", ["session"], static (p, v, s) => new SayStep(p.ReadString(v, "say"), p.ReadSessionOption(s))),
+        new("tool", ["arguments", "report_tool_calls", "session"], static (p, v, s) => p.ReadTool(v, s)),
         new("storm", [], static (p, v, _) => p.ReadStorm(v)),
-        new("permission", [], static (p, v, _) => p.ReadPermission(v)),
+        new("permission", ["session", "self_answer"], static (p, v, s) => p.ReadPermission(v, s)),
         new("sleep", [], static (p, v, _) => new SleepStep(p.ReadDuration(v, "sleep"))),
-        new("end", [], static (p, v, _) => new EndStep(p.ReadStopReason(v, "end", s_endStopReasons))),
+        new("end", ["repeat"], static (p, v, s) => p.ReadEnd(v, s)),
         new("agent_tool", [], static (p, v, _) => p.ReadAgentTool(v)),
         new("stall", [], static (p, v, _) => new StallStep(p.ReadDurationOrForever(v, "stall"))),
         new("stop_reading", [], static (p, v, _) => new StopReadingStep(p.ReadDurationOrForever(v, "stop_reading"))),
@@ -40,9 +40,11 @@ internal sealed partial class FakeAgentScriptParser
         new("raw", [], static (p, v, _) => p.ReadRaw(v)),
     ];
 
-    private static readonly string[] s_scriptKeys = ["name", "on_cancel", "prompts", "initialize", "session_new", "exit_during_startup"];
+    private static readonly string[] s_scriptKeys = ["name", "on_cancel", "prompts", "session_prompts", "initialize", "session_new", "exit_during_startup"];
 
     private static readonly string[] s_ackStopReasons = [StopReasons.Cancelled, StopReasons.EndTurn];
+
+    private static readonly string[] s_permissionOptionIds = ["allow", "reject"];
 
     private static readonly string[] s_permissionKinds = ["read", "edit", "delete", "move", "search", "execute", "think", "fetch", "other"];
 
@@ -76,6 +78,7 @@ internal sealed partial class FakeAgentScriptParser
         string? name = null;
         var onCancel = CancelBehaviour.Honour;
         IReadOnlyList<PromptScript> prompts = [];
+        Dictionary<string, IReadOnlyList<PromptScript>> sessionPrompts = new(StringComparer.Ordinal);
         ScriptedError? initializeError = null;
         ScriptedError? sessionNewError = null;
         StartupExit? startupExit = null;
@@ -91,6 +94,9 @@ internal sealed partial class FakeAgentScriptParser
                     break;
                 case "prompts":
                     prompts = AsSequence(value, "prompts").Children.Select(ReadPrompt).ToArray();
+                    break;
+                case "session_prompts":
+                    sessionPrompts = ReadSessionPrompts(value);
                     break;
                 case "initialize":
                     initializeError = ReadRequestBehaviour(value, "initialize");
@@ -110,7 +116,24 @@ internal sealed partial class FakeAgentScriptParser
             InitializeError = initializeError,
             SessionNewError = sessionNewError,
             ExitDuringStartup = startupExit,
+            SessionPrompts = sessionPrompts,
         };
+    }
+
+    /// <summary><c>session_prompts: {sess-2: [prompts]}</c>: per-session prompt lists, each like <c>prompts</c>.</summary>
+    private Dictionary<string, IReadOnlyList<PromptScript>> ReadSessionPrompts(YamlNode node)
+    {
+        var result = new Dictionary<string, IReadOnlyList<PromptScript>>(StringComparer.Ordinal);
+        foreach (var (keyNode, value) in AsMapping(node, "session_prompts").Children)
+        {
+            var id = ReadString(keyNode, "a session id");
+            if (!result.TryAdd(id, AsSequence(value, $"session_prompts of '{id}'").Children.Select(ReadPrompt).ToArray()))
+            {
+                throw Error(keyNode, $"session_prompts names '{id}' twice");
+            }
+        }
+
+        return result;
     }
 
     /// <summary><c>{error: {code, message}}</c>: how the agent answers initialize or session/new.</summary>
@@ -322,7 +345,8 @@ internal sealed partial class FakeAgentScriptParser
                 "honour" or "honor" => CancelBehaviour.Honour,
                 "ignore" => CancelBehaviour.Ignore,
                 "hang" => CancelBehaviour.Hang,
-                _ => throw Error(node, $"on_cancel must be honour, ignore, hang or {{ ack_after: DURATION }}; got '{scalar.Value}'"),
+                "ack_and_continue" => CancelBehaviour.AckAndContinue,
+                _ => throw Error(node, $"on_cancel must be honour, ignore, hang, ack_and_continue or {{ ack_after: DURATION }}; got '{scalar.Value}'"),
             };
         }
 
@@ -413,7 +437,38 @@ internal sealed partial class FakeAgentScriptParser
             }
         }
 
-        return new ToolStep(name, arguments, report);
+        return new ToolStep(name, arguments, report, ReadSessionOption(step));
+    }
+
+    /// <summary>The hostile <c>session: ID</c> key next to a step: the session id the step's message names instead of its own.</summary>
+    private string? ReadSessionOption(YamlMappingNode step)
+    {
+        foreach (var (keyNode, value) in step.Children)
+        {
+            if (KeyText(keyNode) == "session")
+            {
+                var id = ReadString(value, "session");
+                return id.Length > 0 ? id : throw Error(value, "session must be a non-empty session id");
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary><c>end: STOP_REASON</c>, with an optional <c>repeat: N</c> next to it (the prompt answered N times).</summary>
+    private EndStep ReadEnd(YamlNode value, YamlMappingNode step)
+    {
+        var stopReason = ReadStopReason(value, "end", s_endStopReasons);
+        var repeat = 1;
+        foreach (var (keyNode, item) in step.Children)
+        {
+            if (KeyText(keyNode) == "repeat")
+            {
+                repeat = ReadInt(item, "repeat", 1, 100);
+            }
+        }
+
+        return new EndStep(stopReason, repeat);
     }
 
     private StormStep ReadStorm(YamlNode node)
@@ -510,11 +565,25 @@ internal sealed partial class FakeAgentScriptParser
         return weight;
     }
 
-    private PermissionStep ReadPermission(YamlNode node)
+    private PermissionStep ReadPermission(YamlNode node, YamlMappingNode step)
     {
+        var session = ReadSessionOption(step);
+        string? selfAnswer = null;
+        foreach (var (keyNode, value) in step.Children)
+        {
+            if (KeyText(keyNode) == "self_answer")
+            {
+                selfAnswer = ReadString(value, "self_answer");
+                if (!s_permissionOptionIds.Contains(selfAnswer))
+                {
+                    throw Error(value, $"self_answer must be one of {string.Join(", ", s_permissionOptionIds)}; got '{selfAnswer}'");
+                }
+            }
+        }
+
         if (node is YamlScalarNode)
         {
-            return new PermissionStep(ReadString(node, "permission"), null);
+            return new PermissionStep(ReadString(node, "permission"), null, session, selfAnswer);
         }
 
         var mapping = AsMapping(node, "permission");
@@ -536,7 +605,7 @@ internal sealed partial class FakeAgentScriptParser
             }
         }
 
-        return new PermissionStep(title ?? throw Error(node, "permission needs 'title'"), kind);
+        return new PermissionStep(title ?? throw Error(node, "permission needs 'title'"), kind, session, selfAnswer);
     }
 
     private string ReadToolName(YamlNode node, string what)

@@ -12,14 +12,18 @@ public abstract record ScriptStep
     public ScriptLocation Location { get; init; }
 }
 
-/// <summary><c>say: text</c> — a <c>session/update</c> <c>agent_message_chunk</c>.</summary>
-public sealed record SayStep(string Text) : ScriptStep;
+/// <summary>
+/// <c>say: text</c> — a <c>session/update</c> <c>agent_message_chunk</c>. <see cref="Session"/> (hostile input) names
+/// another session id than the turn's own.
+/// </summary>
+public sealed record SayStep(string Text, string? Session = null) : ScriptStep;
 
 /// <summary>
 /// <c>tool: name</c> — one tool request, awaited before the next step. A name without '/' goes out as
 /// <c>_containmentlab/tool</c>; a name with '/' is sent as that ACP method with <c>sessionId</c> added to the arguments.
+/// <see cref="Session"/> (hostile input) names another session id than the turn's own.
 /// </summary>
-public sealed record ToolStep(string Name, JsonElement? Arguments, bool ReportToolCall = false) : ScriptStep;
+public sealed record ToolStep(string Name, JsonElement? Arguments, bool ReportToolCall = false, string? Session = null) : ScriptStep;
 
 /// <summary>A tool a storm picks from, with its relative weight.</summary>
 public sealed record WeightedTool(string Name, double Weight);
@@ -33,14 +37,18 @@ public sealed record StormStep(
     Uri? HttpUrl = null,
     bool ReportToolCalls = false) : ScriptStep;
 
-/// <summary><c>permission:</c> — a <c>session/request_permission</c> with allow_once / reject_once options.</summary>
-public sealed record PermissionStep(string Title, string? Kind) : ScriptStep;
+/// <summary>
+/// <c>permission:</c> — a <c>session/request_permission</c> with allow_once / reject_once options. Hostile options:
+/// <see cref="Session"/> names another session id; <see cref="SelfAnswer"/> makes the agent write a response with its
+/// own request's id and that option (as if answering itself) before it waits for the host's real answer.
+/// </summary>
+public sealed record PermissionStep(string Title, string? Kind, string? Session = null, string? SelfAnswer = null) : ScriptStep;
 
 /// <summary><c>sleep: 200ms</c> — a pause on the engine's <see cref="TimeProvider"/>.</summary>
 public sealed record SleepStep(TimeSpan Duration) : ScriptStep;
 
-/// <summary><c>end: stop_reason</c> — answer the prompt now with this stop reason.</summary>
-public sealed record EndStep(string StopReason) : ScriptStep;
+/// <summary><c>end: stop_reason</c> — answer the prompt now with this stop reason, <see cref="Repeat"/> times (more than once: duplicate responses).</summary>
+public sealed record EndStep(string StopReason, int Repeat = 1) : ScriptStep;
 
 /// <summary>
 /// <c>agent_tool: {title, kind, duration, heartbeat}</c> — a tool the agent runs itself: a <c>tool_call</c>

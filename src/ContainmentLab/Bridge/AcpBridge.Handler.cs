@@ -55,6 +55,25 @@ public sealed partial class AcpBridge
             }
         }
 
+        /// <summary>
+        /// A prompt's answer closes its session's turn window here, in wire order: a tool request or update written after
+        /// the answer finds no running turn, however soon the turn's own completion runs.
+        /// </summary>
+        public void OnResponse(IncomingMessage response)
+        {
+            foreach (var session in bridge._sessions.Values)
+            {
+                lock (session.Lock)
+                {
+                    if (session.Turn is { } turn && turn.PromptId == response.Id)
+                    {
+                        session.Dispatch.EndTurn();
+                        return;
+                    }
+                }
+            }
+        }
+
         public void OnViolation(long lineNumber, string reason) =>
             bridge.Events.Publish(new ProtocolViolation(bridge._time.GetUtcNow(), null, lineNumber, reason));
 
@@ -73,15 +92,18 @@ public sealed partial class AcpBridge
 
             if (!bridge._sessions.TryGetValue(update.SessionId, out var session))
             {
-                bridge.Events.Publish(new ProtocolViolation(bridge._time.GetUtcNow(), update.SessionId, notification.LineNumber, $"session/update for a session that does not exist: '{update.SessionId}'"));
+                var what = bridge._retired.ContainsKey(update.SessionId) ? "a session that ended with its agent" : "a session that does not exist";
+                bridge.Events.Publish(new ProtocolViolation(bridge._time.GetUtcNow(), update.SessionId, notification.LineNumber, $"session/update for {what}: '{update.SessionId}'"));
                 return;
             }
 
             lock (session.Lock)
             {
-                if (session.Turn is null)
+                if (session.Turn is null || !session.Dispatch.AcceptsRequests)
                 {
-                    // An update after the turn's answer belongs to a turn that is over: dropped, never taken for the next turn's.
+                    // ACP: updates come before the prompt's answer. One after it belongs to a turn that is over (or to an
+                    // idle session): reported and dropped, never taken for the next turn's.
+                    bridge.Events.Publish(new ProtocolViolation(bridge._time.GetUtcNow(), session.Id, notification.LineNumber, $"session/update for session '{session.Id}', which has no running turn; dropped"));
                     return;
                 }
 

@@ -196,6 +196,7 @@ public sealed partial class AcpBridge : IAsyncDisposable
 
             turn = new Turn(session, ++session.TurnCount, _time.GetTimestamp());
             session.Turn = turn;
+            session.Dispatch.BeginTurn();
 
             // Enqueued under the session lock: a cancel for this turn can only be queued after its prompt.
             (turn.PromptId, response) = agent.Connection.BeginRequest(
@@ -333,6 +334,7 @@ public sealed partial class AcpBridge : IAsyncDisposable
             if (ReferenceEquals(turn.Session.Turn, turn))
             {
                 turn.Session.Turn = null;
+                turn.Session.Dispatch.EndTurn();
             }
 
             // The turn is over: so are its agent-side tools, whatever the agent reported (their timers go too).

@@ -27,10 +27,18 @@ internal sealed partial class Connection : IAsyncDisposable
     private long _nextId = -1;
     private Exception? _failure;
 
+    /// <summary>
+    /// Past this many lines queued for the agent, error answers that name no request (id null: the line was unreadable)
+    /// are dropped, the violation still reported. An agent that floods garbage and stops reading must not make the
+    /// host queue one answer per line until the write stall kills it (G9: bounded memory); no request waits on these.
+    /// </summary>
+    internal const int MaxQueuedAnonymousErrors = 1024;
+
     private readonly TimeProvider _time;
     private readonly TimeSpan _writeStallTimeout;
     private readonly ITimer _stallTimer;
     private int _wedged;
+    private int _queued;
     private int _disposed;
 
     public Connection(IAgentTransport transport, FramingOptions framing, IConnectionHandler handler, IWireTap? tap, ILogger logger, TimeProvider timeProvider, TimeSpan writeStallTimeout)
@@ -78,7 +86,18 @@ internal sealed partial class Connection : IAsyncDisposable
     }
 
     /// <summary>Queues a line for the writer; never blocks. False when the connection is closed.</summary>
-    public bool Enqueue(byte[] line) => _outgoing.Writer.TryWrite(line);
+    public bool Enqueue(byte[] line)
+    {
+        // Counted by hand: the single-reader unbounded channel cannot count its items.
+        Interlocked.Increment(ref _queued);
+        if (_outgoing.Writer.TryWrite(line))
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _queued);
+        return false;
+    }
 
     /// <summary>Fails every request still waiting for the agent, now and later.</summary>
     public void FailPending(Exception failure)
@@ -94,7 +113,7 @@ internal sealed partial class Connection : IAsyncDisposable
     }
 
     /// <summary>Lines queued for the agent and not yet written.</summary>
-    public int QueuedLines => _outgoing.Reader.CanCount ? _outgoing.Reader.Count : -1;
+    public int QueuedLines => Volatile.Read(ref _queued);
 
     private void OnWriteStalled()
     {
@@ -146,7 +165,7 @@ internal sealed partial class Connection : IAsyncDisposable
                 {
                     _tap?.Received(read.LineNumber, default);
                     _handler.OnViolation(read.LineNumber, $"line of {read.Length} bytes exceeds the {_framing.MaxLineBytes}-byte limit; skipped");
-                    Enqueue(MessageWriter.Error(null, JsonRpcErrorCodes.InvalidRequest, $"line {read.LineNumber} exceeds the {_framing.MaxLineBytes}-byte limit"));
+                    OnOversize(read);
                     continue;
                 }
 
@@ -172,6 +191,40 @@ internal sealed partial class Connection : IAsyncDisposable
         _closed.TrySetResult(reason);
     }
 
+    /// <summary>
+    /// A line too long to parse still gets its answer when its head shows whose it is: a request is answered under its
+    /// id (else with a null id); a response to one of ours completes that request with an error instead of leaving it
+    /// waiting for an answer that was skipped.
+    /// </summary>
+    private void OnOversize(LineReadResult read)
+    {
+        var (id, hasMethod) = RequestRecovery.Recover(read.Head.Span);
+        var error = $"line {read.LineNumber} exceeds the {_framing.MaxLineBytes}-byte limit";
+        if (id is { } recovered && !hasMethod)
+        {
+            if (_pending.TryRemove(recovered, out var source))
+            {
+                var failed = new IncomingMessage(MessageKind.Response, recovered, null, default, default, new RpcError(JsonRpcErrorCodes.InvalidRequest, "the response " + error), read.LineNumber);
+                _handler.OnResponse(failed);
+                source.TrySetResult(failed);
+            }
+
+            return;
+        }
+
+        EnqueueError(id, JsonRpcErrorCodes.InvalidRequest, error);
+    }
+
+    private void EnqueueError(RpcId? id, int code, string message)
+    {
+        if (id is null && QueuedLines >= MaxQueuedAnonymousErrors)
+        {
+            return;
+        }
+
+        Enqueue(MessageWriter.Error(id, code, message));
+    }
+
     private void Route(ParseOutcome parsed, long lineNumber)
     {
         if (parsed.Message is not { } message)
@@ -181,7 +234,7 @@ internal sealed partial class Connection : IAsyncDisposable
             // Answer anything that may have been a request (JSON-RPC: id null when it could not be read); never answer a bad response.
             if (parsed.WasRequest || parsed.RecoveredId is null)
             {
-                Enqueue(MessageWriter.Error(parsed.RecoveredId, parsed.ErrorCode, $"line {lineNumber}: {parsed.Error}"));
+                EnqueueError(parsed.RecoveredId, parsed.ErrorCode, $"line {lineNumber}: {parsed.Error}");
             }
 
             return;
@@ -192,6 +245,7 @@ internal sealed partial class Connection : IAsyncDisposable
             case MessageKind.Response:
                 if (_pending.TryRemove(message.Id!.Value, out var source))
                 {
+                    _handler.OnResponse(message);
                     source.TrySetResult(message);
                 }
                 else
@@ -236,6 +290,7 @@ internal sealed partial class Connection : IAsyncDisposable
             {
                 while (_outgoing.Reader.TryRead(out var line))
                 {
+                    Interlocked.Decrement(ref _queued);
                     _tap?.Sent(line);
 
                     // Every write must make progress within the stall timeout, or the agent is wedged (G6). Once bytes are

@@ -10,6 +10,12 @@ internal interface IConnectionHandler
 
     void OnNotification(IncomingMessage notification);
 
+    /// <summary>
+    /// A response to one of our requests, on the reader, before whoever awaits it resumes: what it ends is over for
+    /// every line read after it.
+    /// </summary>
+    void OnResponse(IncomingMessage response);
+
     void OnViolation(long lineNumber, string reason);
 
     /// <summary>A write to the agent made no progress for the stall timeout: the agent stopped reading its stdin.</summary>

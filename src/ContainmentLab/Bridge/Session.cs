@@ -9,7 +9,7 @@ internal sealed class Session : IDisposable
     public Session(string id)
     {
         Id = id;
-        Dispatch = new DispatchSession(id);
+        Dispatch = new DispatchSession(id) { RequiresTurn = true };
 
         // Serialized once, so Interrupt only enqueues a ready line.
         CancelLine = MessageWriter.Notification(AcpMethods.SessionCancel, new CancelNotification(id), AcpJsonContext.Default.CancelNotification);

@@ -14,6 +14,7 @@ public sealed class DispatchSession : IDisposable
     private readonly ConcurrentDictionary<long, TaskCompletionSource<PermissionOutcome>> _permissions = new();
     private readonly List<Action> _onInterrupt = [];
     private long _nextPermission;
+    private volatile bool _turnRunning;
 
     public DispatchSession(string id)
     {
@@ -24,6 +25,25 @@ public sealed class DispatchSession : IDisposable
     public string Id { get; }
 
     public InterruptGate Gate { get; } = new();
+
+    /// <summary>
+    /// True when the agent may act in this session only while a prompt turn of it runs (the bridge's sessions); false
+    /// (the default) for a session driven directly, without turns.
+    /// </summary>
+    public bool RequiresTurn { get; init; }
+
+    /// <summary>
+    /// Whether the agent may act in the session now: a turn is running (or <see cref="RequiresTurn"/> is off). The
+    /// bridge opens it before the prompt is sent and closes it on the reader as the prompt's answer is read, so a request
+    /// written after the answer always finds it closed.
+    /// </summary>
+    public bool AcceptsRequests => !RequiresTurn || _turnRunning;
+
+    /// <summary>A prompt turn starts: the agent may act in the session (if its gate lets it).</summary>
+    public void BeginTurn() => _turnRunning = true;
+
+    /// <summary>The turn is over (answered, escalated, or the agent gone): nothing of the session dispatches until the next.</summary>
+    public void EndTurn() => _turnRunning = false;
 
     /// <summary>Cancelled when the session is interrupted: every in-flight host tool of the session observes it.</summary>
     public CancellationToken ToolsToken => _tools.Token;

@@ -102,6 +102,25 @@ public sealed class Dispatcher
         }
 
         call = call with { Session = session };
+        if (!session.AcceptsRequests)
+        {
+            // The rule for acting in a session: only while it has a running turn. The agent serves all sessions over one
+            // connection, so the id it names is all we have; a session with no turn (idle, or its turn answered —
+            // cancelled or not) is not one it may act in. Refused, recorded, answered at once.
+            Violation(sessionId, request.LineNumber, $"'{toolName}' names session '{sessionId}', which has no running turn");
+            if (session.Gate.IsClosed)
+            {
+                refusal = Skip(call, id, "the session was interrupted and its turn is over");
+            }
+            else
+            {
+                refusal = End(call, AuditKind.Denied, "no running turn in the session", MessageWriter.Error(id, JsonRpcErrorCodes.InvalidRequest, $"'{toolName}' refused: session '{sessionId}' has no running turn"));
+            }
+
+            tool = null!;
+            return false;
+        }
+
         var found = request.Method == AcpMethods.ContainmentTool ? _tools.TryGetExtension(toolName, out tool) : _tools.TryGetMethod(toolName, out tool);
         if (!found)
         {
@@ -238,6 +257,14 @@ public sealed class Dispatcher
         {
             Violation(p.SessionId, request.LineNumber, $"permission request for a session that does not exist: '{p.SessionId}'");
             return MessageWriter.Error(id, JsonRpcErrorCodes.InvalidParams, $"unknown session '{p.SessionId}'");
+        }
+
+        if (!session.AcceptsRequests)
+        {
+            // Same rule as for tool calls: no permission is asked (nor granted) in a session that has no running turn.
+            Violation(p.SessionId, request.LineNumber, $"permission request names session '{p.SessionId}', which has no running turn");
+            _audit.Append(AuditKind.Permission, p.SessionId, toolCallId, p.ToolCall.Title, id.ToString(), "refused: no running turn");
+            return MessageWriter.Error(id, JsonRpcErrorCodes.InvalidRequest, $"permission request refused: session '{p.SessionId}' has no running turn");
         }
 
         PermissionOutcome outcome;

@@ -8,6 +8,9 @@ public sealed class LineReader
 {
     private const int InitialBufferSize = 16 * 1024;
 
+    /// <summary>How much of an oversize line is kept (<see cref="LineReadResult.Head"/>).</summary>
+    public const int HeadBytes = 4096;
+
     private readonly Stream _stream;
     private readonly int _maxLineBytes;
     private byte[] _buffer;
@@ -16,6 +19,8 @@ public sealed class LineReader
     private int _scanned;
     private long _lineNumber;
     private bool _eof;
+    private byte[]? _head;
+    private int _headLength;
 
     public LineReader(Stream stream, int maxLineBytes = FramingOptions.DefaultMaxLineBytes)
     {
@@ -44,7 +49,7 @@ public sealed class LineReader
                 _lineNumber++;
                 if (discarded > 0)
                 {
-                    return new LineReadResult(LineReadStatus.Oversize, default, _lineNumber, discarded + length);
+                    return new LineReadResult(LineReadStatus.Oversize, default, _lineNumber, discarded + length) { Head = _head.AsMemory(0, _headLength) };
                 }
 
                 if (length > 0 && _buffer[newline - 1] == (byte)'\r')
@@ -54,7 +59,7 @@ public sealed class LineReader
 
                 if (length > _maxLineBytes)
                 {
-                    return new LineReadResult(LineReadStatus.Oversize, default, _lineNumber, length);
+                    return new LineReadResult(LineReadStatus.Oversize, default, _lineNumber, length) { Head = _buffer.AsMemory(lineStart, Math.Min(HeadBytes, length)) };
                 }
 
                 return new LineReadResult(LineReadStatus.Line, _buffer.AsMemory(lineStart, length), _lineNumber, length);
@@ -63,7 +68,14 @@ public sealed class LineReader
             _scanned = _end;
             if (_end - _start > _maxLineBytes + 1)
             {
-                // Over the cap with no newline in sight: forget what we have and skip to the next newline.
+                // Over the cap with no newline in sight: forget what we have and skip to the next newline — all but its head.
+                if (discarded == 0)
+                {
+                    _head ??= new byte[HeadBytes];
+                    _headLength = Math.Min(HeadBytes, _end - _start);
+                    Buffer.BlockCopy(_buffer, _start, _head, 0, _headLength);
+                }
+
                 discarded += _end - _start;
                 _start = _end = _scanned = 0;
             }
@@ -78,7 +90,8 @@ public sealed class LineReader
                     _start = _scanned = _end;
                     if (discarded > 0 || length > _maxLineBytes)
                     {
-                        return new LineReadResult(LineReadStatus.Oversize, default, _lineNumber, discarded + length);
+                        var head = discarded > 0 ? _head.AsMemory(0, _headLength) : _buffer.AsMemory(lineStart, Math.Min(HeadBytes, length));
+                        return new LineReadResult(LineReadStatus.Oversize, default, _lineNumber, discarded + length) { Head = head };
                     }
 
                     return new LineReadResult(LineReadStatus.Line, _buffer.AsMemory(lineStart, length), _lineNumber, length);

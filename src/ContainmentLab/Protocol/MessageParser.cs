@@ -20,7 +20,7 @@ public sealed class MessageParser
         // JsonDocument checks UTF-8 only in what it decodes; ACP lines must be UTF-8 throughout.
         if (!Utf8.IsValid(line.Span))
         {
-            return ParseOutcome.Fail(JsonRpcErrorCodes.ParseError, $"invalid UTF-8 at byte {InvalidUtf8Offset(line.Span)}");
+            return Unreadable(line.Span, $"invalid UTF-8 at byte {InvalidUtf8Offset(line.Span)}");
         }
 
         JsonDocument document;
@@ -31,17 +31,24 @@ public sealed class MessageParser
         }
         catch (JsonException ex)
         {
-            return ParseOutcome.Fail(JsonRpcErrorCodes.ParseError, "not valid JSON: " + FirstSentence(ex.Message));
+            return Unreadable(line.Span, "not valid JSON: " + FirstSentence(ex.Message));
         }
         catch (ArgumentException ex)
         {
-            return ParseOutcome.Fail(JsonRpcErrorCodes.ParseError, "not valid JSON: " + FirstSentence(ex.Message));
+            return Unreadable(line.Span, "not valid JSON: " + FirstSentence(ex.Message));
         }
 
         using (document)
         {
             return Interpret(document.RootElement, lineNumber);
         }
+    }
+
+    /// <summary>A parse error, answered under the line's id when the tokens before the fault show a request's id.</summary>
+    private static ParseOutcome Unreadable(ReadOnlySpan<byte> line, string error)
+    {
+        var (id, hasMethod) = RequestRecovery.Recover(line);
+        return ParseOutcome.Fail(JsonRpcErrorCodes.ParseError, error, id, hasMethod && id is not null);
     }
 
     private static ParseOutcome Interpret(JsonElement root, long lineNumber)

@@ -257,6 +257,22 @@ public sealed class DispatcherTests
     }
 
     [Test]
+    public async Task HandlePermission_YesArrivesAfterGateClosed_AnsweredCancelledNotAllow()
+    {
+        var dispatcher = Create(new PolicySet { Destructive = ToolPolicy.Confirm }, (_, _) =>
+        {
+            // Stop lands while the dialog is open (gate closed, pending requests not yet swept); the user still says yes.
+            _session.Gate.Close(_audit, "s1", "interrupt");
+            return ValueTask.FromResult(true);
+        });
+
+        var response = Wire.Response(await dispatcher.HandleAsync(Permission(0)));
+
+        Assert.That(response.ResultAs(AcpJsonContext.Default.RequestPermissionResponse).Outcome, Is.EqualTo(PermissionOutcome.Cancelled));
+        Assert.That(_audit.Snapshot()[^1].Detail, Is.EqualTo("cancelled"));
+    }
+
+    [Test]
     public async Task HandlePermission_AfterInterrupt_AnsweredCancelledAtOnce()
     {
         var dispatcher = Create(new PolicySet { Destructive = ToolPolicy.Allow });

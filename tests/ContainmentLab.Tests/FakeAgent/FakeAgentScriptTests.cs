@@ -114,7 +114,7 @@ public sealed class FakeAgentScriptTests
 
         var ex = Assert.Throws<ScriptException>(() => FakeAgentScript.Parse(yaml, "typo.yaml"));
 
-        Assert.That(ex.Message, Is.EqualTo("typo.yaml:4:9: unknown key 'argumnets' in a tool step; expected arguments, report_tool_calls"));
+        Assert.That(ex.Message, Is.EqualTo("typo.yaml:4:9: unknown key 'argumnets' in a tool step; expected arguments, report_tool_calls, session"));
         Assert.That((ex.ScriptSource, ex.Line, ex.Column), Is.EqualTo(("typo.yaml", 4L, 9L)));
     }
 
@@ -133,7 +133,7 @@ public sealed class FakeAgentScriptTests
     }
 
     [TestCase("colour: red\n", "t.yaml:1:1: unknown key 'colour' in the script; expected name, on_cancel, prompts")]
-    [TestCase("on_cancel: sometimes\n", "t.yaml:1:12: on_cancel must be honour, ignore, hang or { ack_after: DURATION }; got 'sometimes'")]
+    [TestCase("on_cancel: sometimes\n", "t.yaml:1:12: on_cancel must be honour, ignore, hang, ack_and_continue or { ack_after: DURATION }; got 'sometimes'")]
     [TestCase("prompts: {}\n", "t.yaml:1:10: prompts must be a list; got a mapping")]
     [TestCase("prompts:\n  - steps:\n      - sya: hi\n", "t.yaml:3:9: unknown step 'sya'; expected one of say, tool, storm, permission, sleep, end")]
     [TestCase("prompts:\n  - steps:\n      - sleep: 5\n", "t.yaml:3:16: sleep must be a duration such as 150ms, 2s, 1.5s or 1m; got '5'")]
@@ -144,6 +144,13 @@ public sealed class FakeAgentScriptTests
     [TestCase("prompts:\n  - steps:\n      - storm: { count: 1, tools: { a: -1 } }\n", "t.yaml:3:40: a tool weight must be a positive number; got '-1'")]
     [TestCase("prompts:\n  - steps:\n      - tool: desktop.press\n        report_tool_calls: yes\n", "t.yaml:4:28: report_tool_calls must be true or false; got 'yes'")]
     [TestCase("prompts:\n  - steps:\n      - permission: { kind: delete }\n", "t.yaml:3:21: permission needs 'title'")]
+    [TestCase("prompts:\n  - steps:\n      - permission: Delete\n        self_answer: always\n", "t.yaml:4:22: self_answer must be one of allow, reject; got 'always'")]
+    [TestCase("prompts:\n  - steps:\n      - tool: desktop.press\n        session: \"\"\n", "t.yaml:4:18: session must be a non-empty session id")]
+    [TestCase("prompts:\n  - steps:\n      - say: hi\n        session: [a]\n", "t.yaml:4:18: session must be a single value; got a list")]
+    [TestCase("prompts:\n  - steps:\n      - end: end_turn\n        repeat: 0\n", "t.yaml:4:17: repeat must be between 1 and 100; got 0")]
+    [TestCase("prompts:\n  - steps:\n      - say: hi\n        repeat: 2\n", "t.yaml:4:9: unknown key 'repeat' in a say step; expected session")]
+    [TestCase("session_prompts: [a]\n", "t.yaml:1:18: session_prompts must be a mapping; got a list")]
+    [TestCase("session_prompts:\n  sess-2: {}\n", "t.yaml:2:11: session_prompts of 'sess-2' must be a list; got a mapping")]
     [TestCase("prompts: [\n", "t.yaml:2:1: not valid YAML")]
     public void Parse_BadScript_ReportsWhereAndWhat(string yaml, string expected)
     {

@@ -10,8 +10,15 @@ namespace ContainmentLab.Tests.Scenarios;
 [Parallelizable(ParallelScope.Children)]
 public sealed class FixtureRunTests
 {
-    public static IEnumerable<string> Fixtures() =>
-        Directory.GetFiles(Path.Combine(FakeAgentScriptTests.FindRepositoryRoot(), "fixtures"), "*.yaml").Order(StringComparer.Ordinal).Select(Path.GetFileName)!;
+    /// <summary>Every fixture, subfolders included (fixtures/hostile/…), as a path relative to fixtures/; scripts/ holds scripts, not fixtures.</summary>
+    public static IEnumerable<string> Fixtures()
+    {
+        var root = Path.Combine(FakeAgentScriptTests.FindRepositoryRoot(), "fixtures");
+        return Directory.GetFiles(root, "*.yaml", SearchOption.AllDirectories)
+            .Select(f => Path.GetRelativePath(root, f))
+            .Where(f => !f.StartsWith("scripts" + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal);
+    }
 
     /// <summary>
     /// The CLI as built in its own folder, for kill_host fixtures: the copy next to the tests lacks the assemblies the

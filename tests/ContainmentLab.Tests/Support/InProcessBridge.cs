@@ -70,10 +70,11 @@ internal sealed class InProcessBridge : IAsyncDisposable
         Func<ConfirmRequest, CancellationToken, ValueTask<bool>>? confirm = null,
         Func<Sandbox, VirtualDesktop, HttpClient, HostToolRegistry>? tools = null,
         WatchdogOptions? watchdog = null,
-        TimeSpan? writeStallTimeout = null) => new()
+        TimeSpan? writeStallTimeout = null,
+        string? sandboxRoot = null) => new()
     {
         TimeProvider = o.TimeProvider,
-        SandboxRoot = o.SandboxRoot,
+        SandboxRoot = sandboxRoot ?? o.SandboxRoot,
         HttpClient = o.HttpClient,
         WireTap = o.WireTap,
         TransportFactory = o.TransportFactory,
