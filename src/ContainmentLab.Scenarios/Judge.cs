@@ -146,6 +146,7 @@ internal static class Judge
         ToolSkipped s => $"{s.ToolCallId} {s.Tool}",
         ToolCompleted c => $"{c.ToolCallId} {c.Tool} {c.Result}",
         ToolHangCanceled h => $"{h.ToolCallId} {h.ToolName}: {h.Reason}",
+        PermissionRequested p => $"{p.ToolCallId} {p.Title}",
         PermissionAnswered p => $"{p.ToolCallId} {p.Outcome}",
         TurnStarted t => $"turn {t.Turn}",
         TurnEnded t => $"{t.Outcome.End}{(t.Outcome.StopReason is null ? string.Empty : $" ({t.Outcome.StopReason})")}",

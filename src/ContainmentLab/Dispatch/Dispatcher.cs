@@ -267,6 +267,7 @@ public sealed class Dispatcher
             return MessageWriter.Error(id, JsonRpcErrorCodes.InvalidRequest, $"permission request refused: session '{p.SessionId}' has no running turn");
         }
 
+        _events.Publish(new PermissionRequested(_time.GetUtcNow(), p.SessionId, toolCallId, p.ToolCall.Title));
         PermissionOutcome outcome;
         if (session.Gate.IsClosed)
         {

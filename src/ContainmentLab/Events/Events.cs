@@ -23,6 +23,9 @@ public sealed record ToolSkipped(DateTimeOffset At, string Id, string ToolCallId
 /// <summary>A tool call ended: completed, failed, canceled, denied or dry-run (skips are <see cref="ToolSkipped"/>).</summary>
 public sealed record ToolCompleted(DateTimeOffset At, string Id, string ToolCallId, string Tool, AuditKind Result, string? Detail) : ContainmentEvent(At, Id);
 
+/// <summary>The agent asked for permission in a running turn; the policy (or the user's dialog) answers it next.</summary>
+public sealed record PermissionRequested(DateTimeOffset At, string Id, string ToolCallId, string? Title) : ContainmentEvent(At, Id);
+
 public sealed record PermissionAnswered(DateTimeOffset At, string Id, string ToolCallId, string Outcome) : ContainmentEvent(At, Id);
 
 /// <summary>The user pressed Stop: for one session, or for all (<see cref="Global"/>).</summary>
