@@ -73,7 +73,7 @@ public sealed class Dispatcher
         string toolName;
         if (request.Method == AcpMethods.ContainmentTool)
         {
-            var p = request.ParamsAs(AcpJsonContext.Default.ContainmentToolRequest);
+            var p = ContainmentToolParams.Read(request);
             (sessionId, toolCallId, toolName, arguments) = (p.SessionId, p.ToolCallId, p.Name, p.Arguments ?? default);
         }
         else
