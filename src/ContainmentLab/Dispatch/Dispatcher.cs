@@ -89,11 +89,11 @@ public sealed class Dispatcher
         }
 
         var requestId = id.ToString();
-        call = new ToolInvocation(sessionId, toolCallId, toolName, arguments, requestId);
         tool = null!;
         session = _sessions(sessionId)!;
         if (session is null)
         {
+            call = null!;
             // Nothing lost: even a call naming no live session gets its terminal record.
             _audit.Append(AuditKind.Denied, sessionId, toolCallId, toolName, requestId, "unknown session");
             Violation(sessionId, request.LineNumber, $"'{toolName}' names a session that does not exist: '{sessionId}'");
@@ -101,7 +101,8 @@ public sealed class Dispatcher
             return false;
         }
 
-        call = call with { Session = session };
+        // Built once, with its session: every copy of the record is an allocation per dispatched call.
+        call = new ToolInvocation(sessionId, toolCallId, toolName, arguments, requestId) { Session = session };
         var found = request.Method == AcpMethods.ContainmentTool ? _tools.TryGetExtension(toolName, out tool) : _tools.TryGetMethod(toolName, out tool);
         if (!found)
         {
