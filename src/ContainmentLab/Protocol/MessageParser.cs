@@ -72,7 +72,7 @@ public sealed class MessageParser
 
         if (hasMethod)
         {
-            if (methodElement.ValueKind != JsonValueKind.String || methodElement.GetString() is not { Length: > 0 } method)
+            if (methodElement.ValueKind != JsonValueKind.String || (KnownMethod(methodElement) ?? methodElement.GetString()) is not { Length: > 0 } method)
             {
                 return ParseOutcome.Fail(JsonRpcErrorCodes.InvalidRequest, "'method' must be a non-empty string", id, id is not null);
             }
@@ -120,6 +120,28 @@ public sealed class MessageParser
         }
 
         return ParseOutcome.Ok(new IncomingMessage(MessageKind.Response, id, null, default, hasResult ? result.Clone() : default, error, lineNumber));
+    }
+
+    // Every message of a storm names one of a handful of methods: answer with the constant instead of a new string per line.
+    private static readonly string[] s_knownMethods =
+    [
+        AcpMethods.ContainmentTool, AcpMethods.SessionUpdate, AcpMethods.RequestPermission, AcpMethods.SessionCancel,
+        AcpMethods.SessionPrompt, AcpMethods.SessionNew, AcpMethods.Initialize, AcpMethods.ReadTextFile, AcpMethods.WriteTextFile,
+        AcpMethods.TerminalCreate, AcpMethods.TerminalOutput, AcpMethods.TerminalWaitForExit, AcpMethods.TerminalKill,
+        AcpMethods.TerminalRelease, AcpMethods.CancelRequest,
+    ];
+
+    private static string? KnownMethod(JsonElement method)
+    {
+        foreach (var known in s_knownMethods)
+        {
+            if (method.ValueEquals(known))
+            {
+                return known;
+            }
+        }
+
+        return null;
     }
 
     private static int InvalidUtf8Offset(ReadOnlySpan<byte> bytes)
