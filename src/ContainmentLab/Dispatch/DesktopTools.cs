@@ -30,6 +30,8 @@ public sealed class DesktopTool : HostTool
 
     public override string Name => _name;
 
+    public override bool ReportsActivity => false;
+
     public override ToolClass Classify(JsonElement arguments) => ToolClass.SideEffect;
 
     public override string Describe(JsonElement arguments) => _name switch

@@ -175,7 +175,7 @@ public sealed class Dispatcher
         try
         {
             token.ThrowIfCancellationRequested();
-            var running = watch is null ? call : call with { ReportActivity = watch.ReportActivity };
+            var running = watch is null || !tool.ReportsActivity ? call : call with { ReportActivity = watch.ReportActivity };
             var result = await tool.InvokeAsync(running, token).ConfigureAwait(false);
             return End(call, AuditKind.Completed, null, MessageWriter.Result(id, result, AcpJsonContext.Default.JsonElement));
         }
