@@ -58,10 +58,15 @@ internal sealed partial class Connection : IAsyncDisposable
     }
 
     /// <summary>Sends a request; the task completes with the agent's response (result or error) or faults when the agent is gone.</summary>
-    public (RpcId Id, Task<IncomingMessage> Response) BeginRequest<T>(string method, T parameters, JsonTypeInfo<T> typeInfo)
+    /// <param name="completeInline">
+    /// Run the response's continuations on the thread that completes it (the reader loop) instead of queueing them: for
+    /// the bridge's own short, non-blocking observers only (a turn's end), never for a task a caller awaits. It saves a
+    /// thread-pool hop on the way from the agent's ack to the turn's completion.
+    /// </param>
+    public (RpcId Id, Task<IncomingMessage> Response) BeginRequest<T>(string method, T parameters, JsonTypeInfo<T> typeInfo, bool completeInline = false)
     {
         var id = RpcId.FromNumber(Interlocked.Increment(ref _nextId));
-        var source = new TaskCompletionSource<IncomingMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var source = new TaskCompletionSource<IncomingMessage>(completeInline ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously);
         _pending[id] = source;
         if (_failure is { } failure)
         {
