@@ -161,7 +161,11 @@ internal sealed partial class Connection : IAsyncDisposable
                     continue;
                 }
 
-                Route(_parser.Parse(read.Line, read.LineNumber), read.LineNumber);
+                // A request's params are borrowed from the parser's pooled copy of the line (no copy per call): they are
+                // valid until the request is answered, when RespondAsync gives the lease back. Nothing that outlives the
+                // answer may keep a JsonElement of a request (Clone it).
+                var parsed = _parser.ParseBorrowingRequestParams(read.Line, read.LineNumber, out var lease);
+                Route(parsed, read.LineNumber, lease);
             }
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
@@ -177,8 +181,14 @@ internal sealed partial class Connection : IAsyncDisposable
         _closed.TrySetResult(reason);
     }
 
-    private void Route(ParseOutcome parsed, long lineNumber)
+    private void Route(ParseOutcome parsed, long lineNumber, IDisposable? lease)
     {
+        if (parsed.Message is not { Kind: MessageKind.Request })
+        {
+            // Only requests are lent out; nothing else keeps the document.
+            lease?.Dispose();
+        }
+
         if (parsed.Message is not { } message)
         {
             _handler.OnViolation(lineNumber, parsed.Error!);
@@ -206,7 +216,7 @@ internal sealed partial class Connection : IAsyncDisposable
 
                 break;
             case MessageKind.Request:
-                _ = RespondAsync(message);
+                _ = RespondAsync(message, lease);
                 break;
             default:
                 _handler.OnNotification(message);
@@ -214,7 +224,7 @@ internal sealed partial class Connection : IAsyncDisposable
         }
     }
 
-    private async Task RespondAsync(IncomingMessage request)
+    private async Task RespondAsync(IncomingMessage request, IDisposable? lease)
     {
         byte[] response;
         try
@@ -227,6 +237,11 @@ internal sealed partial class Connection : IAsyncDisposable
         {
             LogHandlerFailed(_logger, ex, request.Method);
             response = MessageWriter.Error(request.Id, JsonRpcErrorCodes.InternalError, "internal error: " + ex.Message);
+        }
+        finally
+        {
+            // Answered: nothing reads the request's params any more.
+            lease?.Dispose();
         }
 
         Enqueue(response);
