@@ -11,7 +11,7 @@ namespace ContainmentLab.Benchmarks.Support;
 /// runtime's allocation samples (one per ~100 KB) grouped by type.
 /// </summary>
 /// <remarks>
-/// <c>dotnet run -c Release --project benchmarks/ContainmentLab.Benchmarks -- profile [--in-process] [--prompts N] [--alloc-types]</c>
+/// <c>dotnet run -c Release --project benchmarks/ContainmentLab.Benchmarks -- profile [--in-process] [--prompts N] [--alloc-types] [--audit-file]</c>
 /// </remarks>
 internal static class ProfileLoop
 {
@@ -20,9 +20,10 @@ internal static class ProfileLoop
         var inProcess = args.Contains("--in-process");
         var allocTypes = args.Contains("--alloc-types");
         var prompts = Option(args, "--prompts", 10);
+        var auditPath = args.Contains("--audit-file") ? Path.Combine(Path.GetTempPath(), $"cl-profile-audit-{Guid.NewGuid():N}.jsonl") : null;
         var calls = (long)prompts * Scripts.ThroughputStormCount;
 
-        await using var harness = await AgentHarness.StartAsync(Scripts.FiniteStorm, childProcess: !inProcess).ConfigureAwait(false);
+        await using var harness = await AgentHarness.StartAsync(Scripts.FiniteStorm, childProcess: !inProcess, auditPath).ConfigureAwait(false);
         var session = await harness.Bridge.NewSessionAsync().ConfigureAwait(false);
         for (var i = 0; i < 2; i++)
         {
@@ -58,7 +59,7 @@ internal static class ProfileLoop
         }
 
         var perCall = stormElapsed / calls;
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"mode: {(inProcess ? "in-process" : "stdio")}, {calls} tool calls in {prompts} prompts"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"mode: {(inProcess ? "in-process" : "stdio")}{(auditPath is null ? "" : ", audit file")}, {calls} tool calls in {prompts} prompts"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"allocated: {allocated / (double)calls:0} B per dispatched call (whole bridge process), gen0 GCs: {collections}"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"storm: {perCall.TotalMicroseconds:0.00} us per call"));
         if (!inProcess)
@@ -73,6 +74,11 @@ internal static class ProfileLoop
             {
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {count,6}  {type}"));
             }
+        }
+
+        if (auditPath is not null)
+        {
+            File.Delete(auditPath);
         }
 
         return 0;
