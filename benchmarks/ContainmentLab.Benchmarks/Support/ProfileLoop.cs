@@ -11,12 +11,18 @@ namespace ContainmentLab.Benchmarks.Support;
 /// runtime's allocation samples (one per ~100 KB) grouped by type.
 /// </summary>
 /// <remarks>
-/// <c>dotnet run -c Release --project benchmarks/ContainmentLab.Benchmarks -- profile [--in-process] [--prompts N] [--alloc-types] [--audit-file]</c>
+/// <c>dotnet run -c Release --project benchmarks/ContainmentLab.Benchmarks -- profile [--in-process] [--prompts N] [--alloc-types] [--audit-file]</c>,
+/// <c>... -- profile interrupt [--iterations N]</c>
 /// </remarks>
 internal static class ProfileLoop
 {
     public static async Task<int> RunAsync(string[] args)
     {
+        if (args is ["interrupt", ..])
+        {
+            return await InterruptAsync(args[1..]).ConfigureAwait(false);
+        }
+
         var inProcess = args.Contains("--in-process");
         var allocTypes = args.Contains("--alloc-types");
         var prompts = Option(args, "--prompts", 10);
@@ -81,6 +87,68 @@ internal static class ProfileLoop
             File.Delete(auditPath);
         }
 
+        return 0;
+    }
+
+    /// <summary>
+    /// <c>profile interrupt [--iterations N]</c>: Stop of an idle turn over stdio, against one echo round trip, in one
+    /// process. Besides the medians it counts thread-pool work items completed per operation, a number the machine's
+    /// load does not change: each is a hand-off between threads on the way from Stop to the turn's end.
+    /// </summary>
+    private static async Task<int> InterruptAsync(string[] args)
+    {
+        var iterations = Option(args, "--iterations", 200);
+        var stop = new List<(double Micros, long WorkItems)>();
+        var floor = new List<(double Micros, long WorkItems)>();
+        await using (var harness = await AgentHarness.StartAsync(Scripts.IdleTurn, childProcess: true).ConfigureAwait(false))
+        {
+            for (var i = 0; i < iterations + 10; i++)
+            {
+                var (session, turn) = await harness.StartRunningTurnAsync(completed: true).ConfigureAwait(false);
+                await Task.Delay(2).ConfigureAwait(false);
+                var items = ThreadPool.CompletedWorkItemCount;
+                var started = Stopwatch.GetTimestamp();
+                harness.Bridge.Interrupt(session);
+                var outcome = await turn.ConfigureAwait(false);
+                var sample = (Stopwatch.GetElapsedTime(started).TotalMicroseconds, ThreadPool.CompletedWorkItemCount - items);
+                if (outcome.End != Bridge.TurnEnd.Cancelled)
+                {
+                    throw new InvalidOperationException($"not acked: {outcome}");
+                }
+
+                if (i >= 10)
+                {
+                    stop.Add(sample);
+                }
+            }
+        }
+
+        await using (var echo = EchoAgent.Start())
+        {
+            for (var i = 0; i < iterations + 10; i++)
+            {
+                await Task.Delay(2).ConfigureAwait(false);
+                var items = ThreadPool.CompletedWorkItemCount;
+                var started = Stopwatch.GetTimestamp();
+                await echo.RoundTripAsync(EchoAgent.CancelLine).ConfigureAwait(false);
+                if (i >= 10)
+                {
+                    floor.Add((Stopwatch.GetElapsedTime(started).TotalMicroseconds, ThreadPool.CompletedWorkItemCount - items));
+                }
+            }
+        }
+
+        static double Median(IEnumerable<double> values)
+        {
+            var sorted = values.Order().ToArray();
+            return sorted[sorted.Length / 2];
+        }
+
+        var stopMedian = Median(stop.Select(s => s.Micros));
+        var floorMedian = Median(floor.Select(s => s.Micros));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"interrupt→ack (idle turn, stdio): median {stopMedian:0.0} us, thread-pool work items per stop: median {Median(stop.Select(s => (double)s.WorkItems)):0}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"echo round trip (floor):          median {floorMedian:0.0} us, thread-pool work items per round trip: median {Median(floor.Select(s => (double)s.WorkItems)):0}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"median/floor: {stopMedian / floorMedian:0.00}"));
         return 0;
     }
 
