@@ -12,7 +12,7 @@ namespace ContainmentLab.Benchmarks.Support;
 /// </summary>
 /// <remarks>
 /// <c>dotnet run -c Release --project benchmarks/ContainmentLab.Benchmarks -- profile [--in-process] [--prompts N] [--alloc-types] [--audit-file]</c>,
-/// <c>... -- profile interrupt [--iterations N]</c>
+/// <c>... -- profile interrupt [--iterations N] [--in-process]</c>
 /// </remarks>
 internal static class ProfileLoop
 {
@@ -91,16 +91,17 @@ internal static class ProfileLoop
     }
 
     /// <summary>
-    /// <c>profile interrupt [--iterations N]</c>: Stop of an idle turn over stdio, against one echo round trip, in one
+    /// <c>profile interrupt [--iterations N] [--in-process]</c>: Stop of an idle turn over stdio, against one echo round trip, in one
     /// process. Besides the medians it counts thread-pool work items completed per operation, a number the machine's
     /// load does not change: each is a hand-off between threads on the way from Stop to the turn's end.
     /// </summary>
     private static async Task<int> InterruptAsync(string[] args)
     {
         var iterations = Option(args, "--iterations", 200);
+        var inProcess = args.Contains("--in-process");
         var stop = new List<(double Micros, long WorkItems)>();
         var floor = new List<(double Micros, long WorkItems)>();
-        await using (var harness = await AgentHarness.StartAsync(Scripts.IdleTurn, childProcess: true).ConfigureAwait(false))
+        await using (var harness = await AgentHarness.StartAsync(Scripts.IdleTurn, childProcess: !inProcess).ConfigureAwait(false))
         {
             for (var i = 0; i < iterations + 10; i++)
             {
@@ -123,6 +124,20 @@ internal static class ProfileLoop
             }
         }
 
+        static double Median(IEnumerable<double> values)
+        {
+            var sorted = values.Order().ToArray();
+            return sorted[sorted.Length / 2];
+        }
+
+        var stopMedian = Median(stop.Select(s => s.Micros));
+        if (inProcess)
+        {
+            // Bridge and engine share this process: the work items are both sides' hand-offs.
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"interrupt→ack (idle turn, in process): median {stopMedian:0.0} us, thread-pool work items per stop (bridge + engine): median {Median(stop.Select(s => (double)s.WorkItems)):0}"));
+            return 0;
+        }
+
         await using (var echo = EchoAgent.Start())
         {
             for (var i = 0; i < iterations + 10; i++)
@@ -138,13 +153,6 @@ internal static class ProfileLoop
             }
         }
 
-        static double Median(IEnumerable<double> values)
-        {
-            var sorted = values.Order().ToArray();
-            return sorted[sorted.Length / 2];
-        }
-
-        var stopMedian = Median(stop.Select(s => s.Micros));
         var floorMedian = Median(floor.Select(s => s.Micros));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"interrupt→ack (idle turn, stdio): median {stopMedian:0.0} us, thread-pool work items per stop: median {Median(stop.Select(s => (double)s.WorkItems)):0}"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"echo round trip (floor):          median {floorMedian:0.0} us, thread-pool work items per round trip: median {Median(floor.Select(s => (double)s.WorkItems)):0}"));
