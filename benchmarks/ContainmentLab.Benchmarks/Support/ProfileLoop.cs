@@ -134,7 +134,7 @@ internal static class ProfileLoop
         if (inProcess)
         {
             // Bridge and engine share this process: the work items are both sides' hand-offs.
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"interrupt→ack (idle turn, in process): median {stopMedian:0.0} us, thread-pool work items per stop (bridge + engine): median {Median(stop.Select(s => (double)s.WorkItems)):0}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"interrupt→ack (idle turn, in process): median {stopMedian:0.0} us, thread-pool work items per stop (bridge + engine): median {Median(stop.Select(s => (double)s.WorkItems)):0}, mean {stop.Average(s => s.WorkItems):0.00}"));
             return 0;
         }
 
@@ -154,8 +154,8 @@ internal static class ProfileLoop
         }
 
         var floorMedian = Median(floor.Select(s => s.Micros));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"interrupt→ack (idle turn, stdio): median {stopMedian:0.0} us, thread-pool work items per stop: median {Median(stop.Select(s => (double)s.WorkItems)):0}"));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"echo round trip (floor):          median {floorMedian:0.0} us, thread-pool work items per round trip: median {Median(floor.Select(s => (double)s.WorkItems)):0}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"interrupt→ack (idle turn, stdio): median {stopMedian:0.0} us, thread-pool work items per stop: median {Median(stop.Select(s => (double)s.WorkItems)):0}, mean {stop.Average(s => s.WorkItems):0.00}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"echo round trip (floor):          median {floorMedian:0.0} us, thread-pool work items per round trip: median {Median(floor.Select(s => (double)s.WorkItems)):0}, mean {floor.Average(s => s.WorkItems):0.00}"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"median/floor: {stopMedian / floorMedian:0.00}"));
         return 0;
     }
