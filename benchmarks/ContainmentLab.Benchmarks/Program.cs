@@ -8,6 +8,12 @@ using ContainmentLab.Benchmarks.Columns;
 using ContainmentLab.Benchmarks.Support;
 
 // dotnet run -c Release --project benchmarks/ContainmentLab.Benchmarks -- --filter '*' --job short
+// dotnet run -c Release --project benchmarks/ContainmentLab.Benchmarks -- profile [--in-process] [--prompts N] [--alloc-types] [--audit-file]
+if (args is ["profile", ..])
+{
+    return await ProfileLoop.RunAsync(args[1..]).ConfigureAwait(false);
+}
+
 BenchMetrics.Clear();
 var config = DefaultConfig.Instance
     .AddDiagnoser(MemoryDiagnoser.Default)

@@ -17,14 +17,14 @@ internal sealed class AgentHarness : IAsyncDisposable
     private readonly string? _scriptPath;
     private readonly string _sandbox = Directory.CreateTempSubdirectory("cl-bench-sandbox-").FullName;
 
-    private AgentHarness(string yaml, bool childProcess)
+    private AgentHarness(string yaml, bool childProcess, string? auditPath)
     {
         BridgeOptions options;
         if (childProcess)
         {
             _scriptPath = Path.Combine(Path.GetTempPath(), $"cl-bench-{Guid.NewGuid():N}.yaml");
             File.WriteAllText(_scriptPath, yaml);
-            options = new BridgeOptions { Command = FakeAgentExecutable.Command("--script", _scriptPath), SandboxRoot = _sandbox };
+            options = new BridgeOptions { Command = FakeAgentExecutable.Command("--script", _scriptPath), SandboxRoot = _sandbox, AuditPath = auditPath };
         }
         else
         {
@@ -34,6 +34,7 @@ internal sealed class AgentHarness : IAsyncDisposable
                 TransportFactory = () => new StreamTransport((input, output, ct) =>
                     new FakeAgentEngine(script, input, output, TimeProvider.System, TextWriter.Null).RunAsync(ct)),
                 SandboxRoot = _sandbox,
+                AuditPath = auditPath,
             };
         }
 
@@ -43,9 +44,10 @@ internal sealed class AgentHarness : IAsyncDisposable
 
     public AcpBridge Bridge { get; }
 
-    public static async Task<AgentHarness> StartAsync(string yaml, bool childProcess)
+    /// <param name="auditPath">Where the bridge writes its audit log; null keeps it in memory.</param>
+    public static async Task<AgentHarness> StartAsync(string yaml, bool childProcess, string? auditPath = null)
     {
-        var harness = new AgentHarness(yaml, childProcess);
+        var harness = new AgentHarness(yaml, childProcess, auditPath);
         try
         {
             await harness.Bridge.StartAsync().ConfigureAwait(false);

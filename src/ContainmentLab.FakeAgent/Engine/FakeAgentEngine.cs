@@ -33,8 +33,11 @@ public sealed partial class FakeAgentEngine
     private readonly AgentHooks _hooks;
 
     // One writer: every line goes through this channel to the single write loop, so lines never interleave and a
-    // sender (the cancel path in particular) never waits on the pipe.
-    private readonly Channel<byte[]> _outgoing = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
+    // sender (the cancel path in particular) never waits on the pipe. An idle write loop resumes on the sender's thread
+    // (synchronous continuations) up to its first pending write, instead of being queued to the thread pool: the ack of
+    // a cancel leaves with one hand-off less. The sender still never waits on the pipe: a write that cannot complete at
+    // once is pending, and the sender returns.
+    private readonly Channel<byte[]> _outgoing = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = true });
     private readonly ConcurrentDictionary<string, AgentSession> _sessions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<long, PendingRequest> _pending = new();
     private readonly ConcurrentDictionary<Task, byte> _background = new();

@@ -70,8 +70,12 @@ public sealed partial class AcpBridge
             turn.ArmAckTimer(() => _time.CreateTimer(_ => OnAckTimeout(turn), null, _options.AckTimeout, Timeout.InfiniteTimeSpan));
         }
 
-        // The interrupt record leaves the process soon, without making Stop wait on the disk.
-        ThreadPool.UnsafeQueueUserWorkItem(static audit => audit.Flush(), Audit, preferLocal: false);
+        // The interrupt record leaves the process soon, without making Stop wait on the disk. Without a file there is
+        // nothing to flush: queueing the work item anyway would only wake a thread beside the ack path.
+        if (Audit.Path is not null)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static audit => audit.Flush(), Audit, preferLocal: false);
+        }
         return true;
     }
 

@@ -199,8 +199,10 @@ public sealed partial class AcpBridge : IAsyncDisposable
             session.Dispatch.BeginTurn();
 
             // Enqueued under the session lock: a cancel for this turn can only be queued after its prompt.
+            // Completed inline: only ObserveTurnAsync awaits it, and it just ends the turn, whose own completion is
+            // asynchronous, so no caller's code ever runs on the reader loop.
             (turn.PromptId, response) = agent.Connection.BeginRequest(
-                AcpMethods.SessionPrompt, new PromptRequest(sessionId, [ContentBlock.FromText(prompt)]), AcpJsonContext.Default.PromptRequest);
+                AcpMethods.SessionPrompt, new PromptRequest(sessionId, [ContentBlock.FromText(prompt)]), AcpJsonContext.Default.PromptRequest, completeInline: true);
         }
 
         Events.Publish(new TurnStarted(_time.GetUtcNow(), sessionId, turn.Number));

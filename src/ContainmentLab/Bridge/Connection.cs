@@ -66,10 +66,15 @@ internal sealed partial class Connection : IAsyncDisposable
     }
 
     /// <summary>Sends a request; the task completes with the agent's response (result or error) or faults when the agent is gone.</summary>
-    public (RpcId Id, Task<IncomingMessage> Response) BeginRequest<T>(string method, T parameters, JsonTypeInfo<T> typeInfo)
+    /// <param name="completeInline">
+    /// Run the response's continuations on the thread that completes it (the reader loop) instead of queueing them: for
+    /// the bridge's own short, non-blocking observers only (a turn's end), never for a task a caller awaits. It saves a
+    /// thread-pool hop on the way from the agent's ack to the turn's completion.
+    /// </param>
+    public (RpcId Id, Task<IncomingMessage> Response) BeginRequest<T>(string method, T parameters, JsonTypeInfo<T> typeInfo, bool completeInline = false)
     {
         var id = RpcId.FromNumber(Interlocked.Increment(ref _nextId));
-        var source = new TaskCompletionSource<IncomingMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var source = new TaskCompletionSource<IncomingMessage>(completeInline ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously);
         _pending[id] = source;
         if (_failure is { } failure)
         {
@@ -175,7 +180,11 @@ internal sealed partial class Connection : IAsyncDisposable
                     continue;
                 }
 
-                Route(_parser.Parse(read.Line, read.LineNumber), read.LineNumber);
+                // A request's params are borrowed from the parser's pooled copy of the line (no copy per call): they are
+                // valid until the request is answered, when RespondAsync gives the lease back. Nothing that outlives the
+                // answer may keep a JsonElement of a request (Clone it).
+                var parsed = _parser.ParseBorrowingRequestParams(read.Line, read.LineNumber, out var lease);
+                Route(parsed, read.LineNumber, lease);
             }
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
@@ -225,8 +234,14 @@ internal sealed partial class Connection : IAsyncDisposable
         Enqueue(MessageWriter.Error(id, code, message));
     }
 
-    private void Route(ParseOutcome parsed, long lineNumber)
+    private void Route(ParseOutcome parsed, long lineNumber, IDisposable? lease)
     {
+        if (parsed.Message is not { Kind: MessageKind.Request })
+        {
+            // Only requests are lent out; nothing else keeps the document.
+            lease?.Dispose();
+        }
+
         if (parsed.Message is not { } message)
         {
             _handler.OnViolation(lineNumber, parsed.Error!);
@@ -255,7 +270,7 @@ internal sealed partial class Connection : IAsyncDisposable
 
                 break;
             case MessageKind.Request:
-                _ = RespondAsync(message);
+                _ = RespondAsync(message, lease);
                 break;
             default:
                 _handler.OnNotification(message);
@@ -263,7 +278,7 @@ internal sealed partial class Connection : IAsyncDisposable
         }
     }
 
-    private async Task RespondAsync(IncomingMessage request)
+    private async Task RespondAsync(IncomingMessage request, IDisposable? lease)
     {
         byte[] response;
         try
@@ -276,6 +291,11 @@ internal sealed partial class Connection : IAsyncDisposable
         {
             LogHandlerFailed(_logger, ex, request.Method);
             response = MessageWriter.Error(request.Id, JsonRpcErrorCodes.InternalError, "internal error: " + ex.Message);
+        }
+        finally
+        {
+            // Answered: nothing reads the request's params any more.
+            lease?.Dispose();
         }
 
         Enqueue(response);

@@ -41,8 +41,11 @@ public sealed class WatchdogOptions
             return all;
         }
 
-        foreach (var (pattern, timeout) in ToolTimeouts)
+        // Indexed, not foreach: this runs once per dispatched call, and an interface enumerator is an allocation.
+        var timeouts = ToolTimeouts;
+        for (var i = 0; i < timeouts.Count; i++)
         {
+            var (pattern, timeout) = timeouts[i];
             if (Matches(pattern, toolName))
             {
                 return timeout;
@@ -69,31 +72,45 @@ public sealed class WatchdogOptions
         return seconds == 0 ? new WatchdogOptions { Enabled = false } : new WatchdogOptions { OverrideToolTimeout = TimeSpan.FromSeconds(seconds) };
     }
 
+    /// <summary>A <c>*</c>-wildcard match on spans (no <c>Split</c>: it runs for every pattern on every dispatched call).</summary>
     private static bool Matches(string pattern, string name)
     {
-        if (!pattern.Contains('*', StringComparison.Ordinal))
+        var firstStar = pattern.IndexOf('*', StringComparison.Ordinal);
+        if (firstStar < 0)
         {
             return string.Equals(pattern, name, StringComparison.Ordinal);
         }
 
-        var parts = pattern.Split('*');
-        if (!name.StartsWith(parts[0], StringComparison.Ordinal) || !name.EndsWith(parts[^1], StringComparison.Ordinal))
+        var lastStar = pattern.LastIndexOf('*');
+        var head = pattern.AsSpan(0, firstStar);
+        var tail = pattern.AsSpan(lastStar + 1);
+        if (name.Length < head.Length + tail.Length || !name.AsSpan().StartsWith(head, StringComparison.Ordinal) || !name.AsSpan().EndsWith(tail, StringComparison.Ordinal))
         {
             return false;
         }
 
-        var position = parts[0].Length;
-        for (var i = 1; i < parts.Length - 1; i++)
+        // The middle parts, in order, between the head and the tail.
+        var rest = name.AsSpan(head.Length, name.Length - head.Length - tail.Length);
+        var middle = pattern.AsSpan(firstStar + 1, Math.Max(0, lastStar - firstStar - 1));
+        while (!middle.IsEmpty)
         {
-            var found = name.IndexOf(parts[i], position, StringComparison.Ordinal);
+            var star = middle.IndexOf('*');
+            var part = star < 0 ? middle : middle[..star];
+            middle = star < 0 ? [] : middle[(star + 1)..];
+            if (part.IsEmpty)
+            {
+                continue;
+            }
+
+            var found = rest.IndexOf(part, StringComparison.Ordinal);
             if (found < 0)
             {
                 return false;
             }
 
-            position = found + parts[i].Length;
+            rest = rest[(found + part.Length)..];
         }
 
-        return position <= name.Length - parts[^1].Length;
+        return true;
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
 
@@ -13,7 +14,12 @@ public sealed class AuditLog : IDisposable
     private readonly Lock _lock = new();
     private readonly TimeProvider _timeProvider;
     private readonly List<AuditRecord> _records = [];
-    private readonly StreamWriter? _file;
+    private readonly FileStream? _file;
+
+    // The record is written as UTF-8 straight into the file's buffer: no string, no transcoding back to UTF-8, no stream
+    // per record. Both are used only under _lock.
+    private readonly ArrayBufferWriter<byte>? _line;
+    private readonly Utf8JsonWriter? _lineWriter;
     private long _seq;
     private bool _dirty;
     private bool _disposed;
@@ -25,8 +31,9 @@ public sealed class AuditLog : IDisposable
         Path = path;
         if (path is not null)
         {
-            var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 4096, FileOptions.None);
-            _file = new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = false, NewLine = "\n" };
+            _file = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 4096, FileOptions.None);
+            _line = new ArrayBufferWriter<byte>(256);
+            _lineWriter = new Utf8JsonWriter(_line);
         }
     }
 
@@ -43,7 +50,11 @@ public sealed class AuditLog : IDisposable
             _records.Add(record);
             if (_file is not null && !_disposed)
             {
-                _file.WriteLine(Serialize(record));
+                _line!.ResetWrittenCount();
+                _lineWriter!.Reset(_line);
+                Write(_lineWriter, record);
+                _line.Write("\n"u8);
+                _file.Write(_line.WrittenSpan);
                 _dirty = true;
             }
 
@@ -81,22 +92,28 @@ public sealed class AuditLog : IDisposable
     public static string Serialize(AuditRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
-        using var buffer = new MemoryStream();
+        var buffer = new ArrayBufferWriter<byte>(256);
         using (var writer = new Utf8JsonWriter(buffer))
         {
-            writer.WriteStartObject();
-            writer.WriteNumber("seq", record.Seq);
-            writer.WriteString("at", record.At);
-            writer.WriteString("kind", record.Kind.WireName());
-            WriteOptional(writer, "sessionId", record.SessionId);
-            WriteOptional(writer, "toolCallId", record.ToolCallId);
-            WriteOptional(writer, "tool", record.Tool);
-            WriteOptional(writer, "requestId", record.RequestId);
-            WriteOptional(writer, "detail", record.Detail);
-            writer.WriteEndObject();
+            Write(writer, record);
         }
 
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    private static void Write(Utf8JsonWriter writer, AuditRecord record)
+    {
+        writer.WriteStartObject();
+        writer.WriteNumber("seq"u8, record.Seq);
+        writer.WriteString("at"u8, record.At);
+        writer.WriteString("kind"u8, record.Kind.WireName());
+        WriteOptional(writer, "sessionId"u8, record.SessionId);
+        WriteOptional(writer, "toolCallId"u8, record.ToolCallId);
+        WriteOptional(writer, "tool"u8, record.Tool);
+        WriteOptional(writer, "requestId"u8, record.RequestId);
+        WriteOptional(writer, "detail"u8, record.Detail);
+        writer.WriteEndObject();
+        writer.Flush();
     }
 
     /// <summary>Reads an audit file back (for tools and tests that check a log after the fact).</summary>
@@ -147,10 +164,11 @@ public sealed class AuditLog : IDisposable
             _disposed = true;
             _file?.Flush();
             _file?.Dispose();
+            _lineWriter?.Dispose();
         }
     }
 
-    private static void WriteOptional(Utf8JsonWriter writer, string name, string? value)
+    private static void WriteOptional(Utf8JsonWriter writer, ReadOnlySpan<byte> name, string? value)
     {
         if (value is not null)
         {

@@ -30,6 +30,8 @@ public sealed class DesktopTool : HostTool
 
     public override string Name => _name;
 
+    public override bool ReportsActivity => false;
+
     public override ToolClass Classify(JsonElement arguments) => ToolClass.SideEffect;
 
     public override string Describe(JsonElement arguments) => _name switch
@@ -49,8 +51,17 @@ public sealed class DesktopTool : HostTool
             SetValue => _desktop.Record(call.SessionId, call.ToolCallId, "set_value", RequiredString(call.Arguments, "target"), RequiredString(call.Arguments, "value")),
             _ => _desktop.Record(call.SessionId, call.ToolCallId, "key", RequiredString(call.Arguments, "keys"), null),
         };
-        var output = JsonSerializer.SerializeToElement(
-            new Dictionary<string, string> { ["done"] = action.Action, ["target"] = action.Target }, AcpJsonContext.Default.DictionaryStringString);
-        return ValueTask.FromResult(JsonSerializer.SerializeToElement(new ContainmentToolResponse(output), AcpJsonContext.Default.ContainmentToolResponse));
+
+        // The ContainmentToolResponse shape {"output":{"done","target"}}, written once: no dictionary, no intermediate element.
+        return ValueTask.FromResult(JsonElementWriter.Build(action, static (w, a) =>
+        {
+            w.WriteStartObject();
+            w.WriteStartObject("output"u8);
+            w.WriteString("done"u8, a.Action);
+            w.WriteString("target"u8, a.Target);
+            w.WriteEndObject();
+            w.WriteBoolean("dryRun"u8, false);
+            w.WriteEndObject();
+        }));
     }
 }

@@ -73,7 +73,7 @@ public sealed class Dispatcher
         string toolName;
         if (request.Method == AcpMethods.ContainmentTool)
         {
-            var p = request.ParamsAs(AcpJsonContext.Default.ContainmentToolRequest);
+            var p = ContainmentToolParams.Read(request);
             (sessionId, toolCallId, toolName, arguments) = (p.SessionId, p.ToolCallId, p.Name, p.Arguments ?? default);
         }
         else
@@ -89,11 +89,11 @@ public sealed class Dispatcher
         }
 
         var requestId = id.ToString();
-        call = new ToolInvocation(sessionId, toolCallId, toolName, arguments, requestId);
         tool = null!;
         session = _sessions(sessionId)!;
         if (session is null)
         {
+            call = null!;
             // Nothing lost: even a call naming no live session gets its terminal record.
             _audit.Append(AuditKind.Denied, sessionId, toolCallId, toolName, requestId, "unknown session");
             Violation(sessionId, request.LineNumber, $"'{toolName}' names a session that does not exist: '{sessionId}'");
@@ -101,7 +101,8 @@ public sealed class Dispatcher
             return false;
         }
 
-        call = call with { Session = session };
+        // Built once, with its session: every copy of the record is an allocation per dispatched call.
+        call = new ToolInvocation(sessionId, toolCallId, toolName, arguments, requestId) { Session = session };
         if (!session.AcceptsRequests)
         {
             // The rule for acting in a session: only while it has a running turn. The agent serves all sessions over one
@@ -193,7 +194,7 @@ public sealed class Dispatcher
         try
         {
             token.ThrowIfCancellationRequested();
-            var running = watch is null ? call : call with { ReportActivity = watch.ReportActivity };
+            var running = watch is null || !tool.ReportsActivity ? call : call with { ReportActivity = watch.ReportActivity };
             var result = await tool.InvokeAsync(running, token).ConfigureAwait(false);
             return End(call, AuditKind.Completed, null, MessageWriter.Result(id, result, AcpJsonContext.Default.JsonElement));
         }

@@ -11,6 +11,12 @@ public abstract class HostTool
 
     public abstract ToolClass Classify(JsonElement arguments);
 
+    /// <summary>
+    /// Whether the tool calls <see cref="ToolInvocation.ReportActivity"/>. A tool that never does (a quick one) is spared
+    /// the delegate and the copy of its invocation that wire activity to the watchdog, per call; its deadline is the same.
+    /// </summary>
+    public virtual bool ReportsActivity => true;
+
     /// <summary>What the call would do, in words (for the confirm dialog and dry-run answers).</summary>
     public virtual string Describe(JsonElement arguments) =>
         arguments.ValueKind == JsonValueKind.Undefined ? Name : $"{Name} {arguments.GetRawText()}";

@@ -3,7 +3,11 @@ using System.Text.Json;
 namespace ContainmentLab.Dispatch;
 
 /// <summary>One tool call as the dispatcher hands it to a host tool.</summary>
-/// <param name="Arguments">For ACP methods (<c>fs/*</c>) the request's params; for <c>_containmentlab/tool</c> its <c>arguments</c>.</param>
+/// <param name="Arguments">
+/// For ACP methods (<c>fs/*</c>) the request's params; for <c>_containmentlab/tool</c> its <c>arguments</c>. A view into the
+/// request's parsed line, valid until the call is answered (the bridge lends it, it does not copy it per call):
+/// <see cref="JsonElement.Clone"/> what must outlive <see cref="HostTool.InvokeAsync"/>.
+/// </param>
 public sealed record ToolInvocation(string SessionId, string ToolCallId, string Tool, JsonElement Arguments, string? RequestId)
 {
     private static readonly Action s_nothing = static () => { };

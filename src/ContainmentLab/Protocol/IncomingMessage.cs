@@ -6,7 +6,10 @@ namespace ContainmentLab.Protocol;
 /// <param name="Kind">Request or notification when the line has <c>method</c>, a response otherwise (ACP: never tell them apart by id).</param>
 /// <param name="Id">The id of a request or response.</param>
 /// <param name="Method">The method of a request or notification.</param>
-/// <param name="Params">The params of a request or notification (undefined when absent).</param>
+/// <param name="Params">
+/// The params of a request or notification (undefined when absent). For a request read by the bridge's connection,
+/// a view valid until the request is answered (<see cref="MessageParser.ParseBorrowingRequestParams"/>).
+/// </param>
 /// <param name="Result">The result of a successful response.</param>
 /// <param name="Error">The error of a failed response.</param>
 /// <param name="LineNumber">The 1-based wire line it came from.</param>

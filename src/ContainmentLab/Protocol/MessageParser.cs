@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
@@ -15,12 +16,34 @@ public sealed class MessageParser
         _options = new JsonDocumentOptions { MaxDepth = maxDepth, AllowTrailingCommas = false, CommentHandling = JsonCommentHandling.Disallow };
     }
 
-    public ParseOutcome Parse(ReadOnlyMemory<byte> line, long lineNumber)
+    public ParseOutcome Parse(ReadOnlyMemory<byte> line, long lineNumber) => Parse(line, lineNumber, borrow: false, out _);
+
+    /// <summary>
+    /// Parses like <see cref="Parse(ReadOnlyMemory{byte}, long)"/>, except that a request's params are not copied out:
+    /// they stay a view into a pooled copy of the line, valid until <paramref name="lease"/> (set for requests only) is
+    /// disposed. The copy was the largest allocation left per dispatched call. The caller must dispose the lease only when
+    /// nothing reads the params any more (the bridge: once the request is answered).
+    /// </summary>
+    public ParseOutcome ParseBorrowingRequestParams(ReadOnlyMemory<byte> line, long lineNumber, out IDisposable? lease) =>
+        Parse(line, lineNumber, borrow: true, out lease);
+
+    private ParseOutcome Parse(ReadOnlyMemory<byte> line, long lineNumber, bool borrow, out IDisposable? lease)
     {
+        lease = null;
+
         // JsonDocument checks UTF-8 only in what it decodes; ACP lines must be UTF-8 throughout.
         if (!Utf8.IsValid(line.Span))
         {
             return Unreadable(line.Span, $"invalid UTF-8 at byte {InvalidUtf8Offset(line.Span)}");
+        }
+
+        // A borrowed document must outlive the reader's buffer, which the next line overwrites: parse a pooled copy.
+        byte[]? copy = null;
+        if (borrow)
+        {
+            copy = ArrayPool<byte>.Shared.Rent(Math.Max(1, line.Length));
+            line.Span.CopyTo(copy);
+            line = copy.AsMemory(0, line.Length);
         }
 
         JsonDocument document;
@@ -29,18 +52,30 @@ public sealed class MessageParser
             // JsonDocument validates UTF-8 and the depth limit; both surface as JsonException.
             document = JsonDocument.Parse(line, _options);
         }
-        catch (JsonException ex)
+        catch (Exception ex) when (ex is JsonException or ArgumentException)
         {
-            return Unreadable(line.Span, "not valid JSON: " + FirstSentence(ex.Message));
-        }
-        catch (ArgumentException ex)
-        {
-            return Unreadable(line.Span, "not valid JSON: " + FirstSentence(ex.Message));
+            var unreadable = Unreadable(line.Span, "not valid JSON: " + FirstSentence(ex.Message));
+            ReturnCopy(copy);
+            return unreadable;
         }
 
-        using (document)
+        var outcome = Interpret(document.RootElement, lineNumber, borrow);
+        if (borrow && outcome.Message is { Kind: MessageKind.Request })
         {
-            return Interpret(document.RootElement, lineNumber);
+            lease = new BorrowedDocument(document, copy!);
+            return outcome;
+        }
+
+        document.Dispose();
+        ReturnCopy(copy);
+        return outcome;
+    }
+
+    private static void ReturnCopy(byte[]? copy)
+    {
+        if (copy is not null)
+        {
+            ArrayPool<byte>.Shared.Return(copy);
         }
     }
 
@@ -51,7 +86,7 @@ public sealed class MessageParser
         return ParseOutcome.Fail(JsonRpcErrorCodes.ParseError, error, id, hasMethod && id is not null);
     }
 
-    private static ParseOutcome Interpret(JsonElement root, long lineNumber)
+    private static ParseOutcome Interpret(JsonElement root, long lineNumber, bool borrowRequestParams)
     {
         if (root.ValueKind != JsonValueKind.Object)
         {
@@ -79,7 +114,7 @@ public sealed class MessageParser
 
         if (hasMethod)
         {
-            if (methodElement.ValueKind != JsonValueKind.String || methodElement.GetString() is not { Length: > 0 } method)
+            if (methodElement.ValueKind != JsonValueKind.String || (KnownMethod(methodElement) ?? methodElement.GetString()) is not { Length: > 0 } method)
             {
                 return ParseOutcome.Fail(JsonRpcErrorCodes.InvalidRequest, "'method' must be a non-empty string", id, id is not null);
             }
@@ -92,7 +127,7 @@ public sealed class MessageParser
                     return ParseOutcome.Fail(JsonRpcErrorCodes.InvalidRequest, "'params' must be an object or an array", id, id is not null);
                 }
 
-                parameters = p.Clone();
+                parameters = borrowRequestParams && hasId && id is not null ? p : p.Clone();
             }
 
             var kind = hasId && id is not null ? MessageKind.Request : MessageKind.Notification;
@@ -129,6 +164,28 @@ public sealed class MessageParser
         return ParseOutcome.Ok(new IncomingMessage(MessageKind.Response, id, null, default, hasResult ? result.Clone() : default, error, lineNumber));
     }
 
+    // Every message of a storm names one of a handful of methods: answer with the constant instead of a new string per line.
+    private static readonly string[] s_knownMethods =
+    [
+        AcpMethods.ContainmentTool, AcpMethods.SessionUpdate, AcpMethods.RequestPermission, AcpMethods.SessionCancel,
+        AcpMethods.SessionPrompt, AcpMethods.SessionNew, AcpMethods.Initialize, AcpMethods.ReadTextFile, AcpMethods.WriteTextFile,
+        AcpMethods.TerminalCreate, AcpMethods.TerminalOutput, AcpMethods.TerminalWaitForExit, AcpMethods.TerminalKill,
+        AcpMethods.TerminalRelease, AcpMethods.CancelRequest,
+    ];
+
+    private static string? KnownMethod(JsonElement method)
+    {
+        foreach (var known in s_knownMethods)
+        {
+            if (method.ValueEquals(known))
+            {
+                return known;
+            }
+        }
+
+        return null;
+    }
+
     private static int InvalidUtf8Offset(ReadOnlySpan<byte> bytes)
     {
         var offset = 0;
@@ -149,5 +206,20 @@ public sealed class MessageParser
     {
         var cut = message.IndexOf(". ", StringComparison.Ordinal);
         return cut > 0 ? message[..(cut + 1)] : message;
+    }
+
+    /// <summary>A request's parsed line, lent out with its params; disposing returns both buffers to their pools, once.</summary>
+    private sealed class BorrowedDocument(JsonDocument document, byte[] copy) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                document.Dispose();
+                ArrayPool<byte>.Shared.Return(copy);
+            }
+        }
     }
 }

@@ -205,4 +205,20 @@ public sealed class WatchdogTests
     {
         Assert.That(new WatchdogOptions().TimeoutFor(tool), Is.EqualTo(TimeSpan.FromSeconds(seconds)));
     }
+
+    [TestCase("a*b*c", "abc", true)]
+    [TestCase("a*b*c", "a-x-b-y-c", true)]
+    [TestCase("a*b*c", "acb", false)]
+    [TestCase("a*a", "a", false)]
+    [TestCase("a*a", "aa", true)]
+    [TestCase("*", "anything", true)]
+    [TestCase("**x", "yx", true)]
+    [TestCase("x*", "y", false)]
+    [TestCase("exact", "exact", true)]
+    [TestCase("exact", "exactly", false)]
+    public void TimeoutFor_WildcardPatterns(string pattern, string tool, bool matches)
+    {
+        var options = new WatchdogOptions { ToolTimeouts = [KeyValuePair.Create(pattern, TimeSpan.FromSeconds(7))] };
+        Assert.That(options.TimeoutFor(tool), Is.EqualTo(matches ? TimeSpan.FromSeconds(7) : options.DefaultToolTimeout));
+    }
 }

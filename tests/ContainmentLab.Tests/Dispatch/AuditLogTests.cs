@@ -47,4 +47,31 @@ public sealed class AuditLogTests
             File.Delete(path);
         }
     }
+
+    [Test]
+    public void Flush_PutsEveryRecordInTheFileBeforeDispose_LineForLineAsSerialize()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            using var log = new AuditLog(new FakeTimeProvider(), path);
+            var records = new[]
+            {
+                log.Append(AuditKind.Dispatched, "s1", "t1", "desktop.set_value", "7"),
+                log.Append(AuditKind.Failed, "s1", "t1", "desktop.set_value", "7", "quote \" newline \n non-ASCII é ✓"),
+            };
+            log.Flush();
+
+            // Read while the log is still open: a flushed record has left the process (G8: dispatched before the tool runs).
+            using var reader = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
+            var lines = reader.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+            Assert.That(lines, Is.EqualTo(records.Select(AuditLog.Serialize).ToArray()));
+            Assert.That(AuditLog.ReadFile(path)[1].Detail, Is.EqualTo(records[1].Detail));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }
