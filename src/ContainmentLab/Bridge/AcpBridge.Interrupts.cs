@@ -81,14 +81,16 @@ public sealed partial class AcpBridge
 
     private void OnAckTimeout(Turn turn)
     {
-        if (turn.IsCompleted)
+        if (!turn.TryBeginEscalation())
         {
             return;
         }
 
+        // Kill first, then end the turn: a caller that sees Escalated (and, say, disposes the bridge) finds the kill
+        // already sent, and the death it causes cannot end the turn first, because the escalation has claimed it.
         Events.Publish(new AckTimedOut(_time.GetUtcNow(), turn.Session.Id, _options.AckTimeout));
-        EndTurn(turn, TurnEnd.Escalated, null, $"the agent did not acknowledge session/cancel within {_options.AckTimeout.TotalSeconds:0.###} s; it was killed");
         Escalate(turn.Session.Id, $"no ack within {_options.AckTimeout.TotalSeconds:0.###} s of session/cancel");
+        EndTurn(turn, TurnEnd.Escalated, null, $"the agent did not acknowledge session/cancel within {_options.AckTimeout.TotalSeconds:0.###} s; it was killed", escalation: true);
     }
 
     /// <summary>Forced stop of the agent: the ack did not come. Every other pending await completes as the agent dies.</summary>

@@ -309,7 +309,7 @@ public sealed partial class AcpBridge : IAsyncDisposable
     /// an interrupt is decided atomically with the completion: an interrupt either marked the turn before (then any
     /// answer is the ack; anything but <c>cancelled</c> is a deviation) or finds it already ended.
     /// </summary>
-    private void EndTurn(Turn turn, TurnEnd end, string? stopReason, string? reason, AgentExit? exit = null)
+    private void EndTurn(Turn turn, TurnEnd end, string? stopReason, string? reason, AgentExit? exit = null, bool escalation = false)
     {
         TimeSpan? ackLatency = null;
         var deviation = false;
@@ -325,7 +325,7 @@ public sealed partial class AcpBridge : IAsyncDisposable
             }
 
             return new TurnOutcome(turn.Session.Id, final, stopReason, interruptedAt is not null, _time.GetElapsedTime(turn.StartTimestamp, now), ackLatency, deviation, reason) { Exit = exit };
-        });
+        }, escalation);
         if (completed is not { } outcome)
         {
             return;

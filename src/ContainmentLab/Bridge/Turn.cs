@@ -8,6 +8,7 @@ internal sealed class Turn(Session session, int number, long startTimestamp)
     private readonly Lock _lock = new();
     private readonly TaskCompletionSource<TurnOutcome> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ITimer? _ackTimer;
+    private bool _escalating;
 
     public Session Session { get; } = session;
 
@@ -51,14 +52,35 @@ internal sealed class Turn(Session session, int number, long startTimestamp)
         }
     }
 
-    /// <summary>Completes the turn with the outcome <paramref name="build"/> makes from the interrupt time; null when it had already ended.</summary>
-    public TurnOutcome? TryComplete(Func<long?, TurnOutcome> build)
+    /// <summary>
+    /// Claims the turn's end for an escalation: from here on only the escalation completes it, so neither a late answer
+    /// nor the death the escalation itself causes can end it first. False when the turn had already ended.
+    /// </summary>
+    public bool TryBeginEscalation()
+    {
+        lock (_lock)
+        {
+            if (_completion.Task.IsCompleted || _escalating)
+            {
+                return false;
+            }
+
+            _escalating = true;
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Completes the turn with the outcome <paramref name="build"/> makes from the interrupt time; null when it had already
+    /// ended, or when an escalation has claimed it and this is not that escalation's completion.
+    /// </summary>
+    public TurnOutcome? TryComplete(Func<long?, TurnOutcome> build, bool escalation = false)
     {
         ITimer? timer;
         TurnOutcome outcome;
         lock (_lock)
         {
-            if (_completion.Task.IsCompleted)
+            if (_completion.Task.IsCompleted || (_escalating && !escalation))
             {
                 return null;
             }

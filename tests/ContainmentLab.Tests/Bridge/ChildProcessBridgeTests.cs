@@ -177,7 +177,8 @@ public sealed class ChildProcessBridgeTests
 
         Assert.That(outcome.End, Is.EqualTo(TurnEnd.Escalated));
         Assert.That(events.OfType<AckTimedOut>().Single().AckTimeout, Is.EqualTo(TimeSpan.FromSeconds(1)));
-        Assert.That(events.OfType<AgentExited>().Single().Signal, Is.EqualTo(9), "killed by SIGKILL");
+        var exited = events.OfType<AgentExited>().Single();
+        Assert.That(exited.Signal, Is.EqualTo(9), $"killed by SIGKILL; got {exited}");
     }
 
     [Test]
