@@ -160,10 +160,14 @@ internal static class GuaranteeChecks
         return null;
     }
 
-    /// <summary>G6: after AgentWedged every turn ended, and every interrupt returned at once (within 100 ms) even with the pipe full.</summary>
+    /// <summary>
+    /// G6: after AgentWedged every turn ended, and no interrupt waited on the full pipe. The check is causal, not a time
+    /// limit: an interrupt made before the wedge was declared must have returned before it. One that waited on the pipe
+    /// could only return once the stall timer had declared the agent wedged and killed it.
+    /// </summary>
     private static string? Wedged(RunLog log)
     {
-        if (!log.Events.Any(e => e.Event is AgentWedged))
+        if (log.Events.FirstOrDefault(e => e.Event is AgentWedged) is not { } wedged)
         {
             return null;
         }
@@ -173,8 +177,10 @@ internal static class GuaranteeChecks
             return $"G6: the agent was wedged and {pending.Session} turn {pending.Number} never ended";
         }
 
-        var slow = log.Actions.FirstOrDefault(a => a.Action.Kind is ActionKind.Interrupt or ActionKind.InterruptAll && a.Took > TimeSpan.FromMilliseconds(100));
-        return slow is null ? null : $"G6: {slow.Action.Name} at {slow.Action.Mark} took {slow.Took.TotalMilliseconds:0}ms to return";
+        var waited = log.Actions.FirstOrDefault(a =>
+            a.Action.Kind is ActionKind.Interrupt or ActionKind.InterruptAll && a.At < wedged.At && a.At + a.Took >= wedged.At);
+        return waited is null ? null
+            : $"G6: {waited.Action.Name} at {waited.Action.Mark} returned only after the agent was declared wedged ({TranscriptWriter.Seconds(wedged.At)}s): it waited on the pipe";
     }
 
     /// <summary>G7: after kill_host and the sweep, no process carries the dead host's cookie.</summary>
