@@ -25,6 +25,11 @@ public sealed class InteropSetup
 
     public static string Script(string name) => Path.Combine(InteropDirectory, name);
 
+    /// <summary>The CLI as built in its own folder (src/ContainmentLab.Cli/bin/&lt;Configuration&gt;/net10.0), as the fixture tests start it.</summary>
+    public static string CliPath =>
+        Path.Combine(RepositoryRoot, "src", "ContainmentLab.Cli", "bin",
+            new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name, "net10.0", "ContainmentLab.Cli");
+
     [OneTimeSetUp]
     public async Task InstallSdkAsync()
     {

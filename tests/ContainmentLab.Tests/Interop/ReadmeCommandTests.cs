@@ -12,10 +12,6 @@ namespace ContainmentLab.Tests.Interop;
 [NonParallelizable]
 public sealed class ReadmeCommandTests
 {
-    private static string CliPath =>
-        Path.Combine(InteropSetup.RepositoryRoot, "src", "ContainmentLab.Cli", "bin",
-            new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name, "net10.0", "ContainmentLab.Cli");
-
     [Test]
     [CancelAfter(90_000)]
     public async Task DriveYourOwnAgent_SdkAgentFixture_PassesFromTheRepositoryRoot(CancellationToken cancellationToken)
@@ -23,7 +19,7 @@ public sealed class ReadmeCommandTests
         var readme = await File.ReadAllTextAsync(Path.Combine(InteropSetup.RepositoryRoot, "README.md"), cancellationToken);
         Assert.That(readme, Does.Contain("-- run tests/interop/sdk-agent-stop.yaml"), "the README shows the command this test runs");
 
-        var run = await NodeProcess.RunAsync(CliPath, ["run", "tests/interop/sdk-agent-stop.yaml"], InteropSetup.RepositoryRoot, TimeSpan.FromSeconds(60), cancellationToken);
+        var run = await NodeProcess.RunAsync(InteropSetup.CliPath, ["run", "tests/interop/sdk-agent-stop.yaml"], InteropSetup.RepositoryRoot, TimeSpan.FromSeconds(60), cancellationToken);
 
         var context = $"exit code {run.ExitCode}\nstdout: {run.Stdout}\nstderr: {run.Stderr}";
         await ChildAgent.AssertGoneAsync(run.ProcessId);

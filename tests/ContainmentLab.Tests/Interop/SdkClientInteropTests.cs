@@ -17,22 +17,17 @@ public sealed class SdkClientInteropTests
 {
     private const int CancelAfter = 40;
 
-    /// <summary>The CLI as built in its own folder (src/ContainmentLab.Cli/bin/&lt;Configuration&gt;/net10.0), as the fixture tests start it.</summary>
-    private static string CliPath =>
-        Path.Combine(InteropSetup.RepositoryRoot, "src", "ContainmentLab.Cli", "bin",
-            new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name, "net10.0", "ContainmentLab.Cli");
-
     [Test]
     [CancelAfter(60_000)]
     public async Task SdkClient_StormingFakeAgent_TakesEveryMessageAndEndsCancelled(CancellationToken cancellationToken)
     {
-        Assert.That(File.Exists(CliPath), Is.True, $"the CLI is built at {CliPath}");
+        Assert.That(File.Exists(InteropSetup.CliPath), Is.True, $"the CLI is built at {InteropSetup.CliPath}");
         var cwd = Directory.CreateTempSubdirectory("cl-interop-client-").FullName;
         try
         {
             var run = await NodeProcess.RunAsync(
                 InteropSetup.Node,
-                [InteropSetup.Script("sdk-client.mjs"), "--cwd", cwd, "--cancel-after", $"{CancelAfter}", "--", CliPath, "fake-agent", "--script", InteropSetup.Script("fake-agent-storm.yaml")],
+                [InteropSetup.Script("sdk-client.mjs"), "--cwd", cwd, "--cancel-after", $"{CancelAfter}", "--", InteropSetup.CliPath, "fake-agent", "--script", InteropSetup.Script("fake-agent-storm.yaml")],
                 InteropSetup.InteropDirectory,
                 TimeSpan.FromSeconds(45),
                 cancellationToken);
