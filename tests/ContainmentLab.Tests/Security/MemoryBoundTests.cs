@@ -1,0 +1,262 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using ContainmentLab.Bridge;
+using ContainmentLab.Dispatch;
+using ContainmentLab.Events;
+using ContainmentLab.Protocol;
+using ContainmentLab.Tests.Support;
+using Microsoft.Extensions.Time.Testing;
+
+namespace ContainmentLab.Tests.Security;
+
+/// <summary>
+/// G9, memory: 1 GiB of hostile agent output, generated on the fly, goes through the bridge's real connection and line
+/// reader (an in-process agent on a <see cref="StreamTransport"/>). The managed heap must stay within 64 MiB of where
+/// it started, at every point of the stream and after it; every hostile line is reported, nothing dispatches, and the
+/// turn that the garbage interrupted still runs a real tool call and ends normally.
+/// </summary>
+[TestFixture]
+[Category("G9")]
+[NonParallelizable]
+public sealed class MemoryBoundTests
+{
+    private const long OneGiB = 1024L * 1024 * 1024;
+    private const long HeapBound = 64L * 1024 * 1024;
+    private const string SessionId = "sess-mem";
+
+    [Test]
+    [CancelAfter(120_000)]
+    public async Task HostileGigabyte_ThroughTheRealReader_HeapStaysBoundedAndTheTurnStillCompletes(CancellationToken cancellationToken)
+    {
+        var time = new FakeTimeProvider();
+        var violations = new ViolationCounter();
+        var agent = new HostileAgent();
+        await using var bridge = new AcpBridge(new BridgeOptions
+        {
+            TimeProvider = time,
+            SandboxRoot = Directory.CreateTempSubdirectory("cl-memory-bound-").FullName,
+            TransportFactory = () => new StreamTransport(agent.RunAsync, "hostile in-process agent"),
+        });
+        bridge.Events.Subscribe(e =>
+        {
+            if (e is ProtocolViolation v)
+            {
+                violations.Add(v);
+            }
+        });
+        await bridge.StartAsync(cancellationToken);
+        var session = await bridge.NewSessionAsync(cancellationToken: cancellationToken);
+        Assert.That(session, Is.EqualTo(SessionId));
+
+        // The generator's own buffers (a few MiB, reused all along) exist before the baseline: only the bridge is measured.
+        agent.Stream = new HostileByteStream(OneGiB, FramingOptions.DefaultMaxLineBytes, seed: 9, agent.Sample);
+        agent.Baseline = GC.GetTotalMemory(forceFullCollection: true);
+        var clock = Stopwatch.StartNew();
+        var outcome = await bridge.PromptAsync(session, "read this", cancellationToken).OrTimeout(100);
+        clock.Stop();
+        var after = GC.GetTotalMemory(forceFullCollection: true);
+
+        var cycles = agent.Stream!.Cycles;
+        var perCycle = HostileByteStream.PerCycle;
+        var report = $"{agent.Stream.Position / (1024 * 1024)} MiB in {clock.Elapsed.TotalSeconds:0.00} s; baseline {Mib(agent.Baseline)}, "
+            + $"peak live {Mib(agent.PeakLive)} over {agent.Samples} samples, after {Mib(after)}; {violations.Total} violations; "
+            + $"turn {outcome.End} ({outcome.Reason})";
+        TestContext.Out.WriteLine(report);
+
+        Assert.That(agent.Stream.Position, Is.GreaterThanOrEqualTo(OneGiB), "the whole hostile stream went through");
+        Assert.That(agent.Samples, Is.GreaterThanOrEqualTo(60), "the heap was sampled all along the stream, inside the huge lines too");
+        Assert.That(agent.PeakLive - agent.Baseline, Is.LessThan(HeapBound), "peak live heap growth while reading: " + report);
+        Assert.That(after - agent.Baseline, Is.LessThan(HeapBound), "live heap growth after reading: " + report);
+
+        Assert.That(outcome.End, Is.EqualTo(TurnEnd.Completed), outcome.Reason);
+        Assert.That(outcome.StopReason, Is.EqualTo(StopReasons.EndTurn));
+        Assert.That(agent.LegitAnswer, Does.Contain("\"result\""), "the tool call after the garbage was answered with a result");
+        Assert.That(bridge.Audit.Snapshot().Where(r => r.SessionId == SessionId).Select(r => r.Kind), Is.EqualTo(new[] { AuditKind.Dispatched, AuditKind.Completed }));
+        Assert.That(bridge.Audit.Snapshot().Where(r => r.Kind == AuditKind.Dispatched).Select(r => r.ToolCallId), Is.EqualTo(new[] { "legit-1" }), "no hostile line dispatched");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(violations.Oversize, Is.EqualTo(cycles * perCycle.Oversize), "oversize lines reported");
+            Assert.That(violations.Malformed, Is.EqualTo(cycles * perCycle.Malformed), "malformed lines (bad UTF-8, nesting, noise) reported");
+            Assert.That(violations.UnknownSession, Is.EqualTo(cycles * perCycle.UnknownSession), "lines naming sessions that do not exist reported");
+            Assert.That(violations.UnknownMethod, Is.EqualTo(cycles * perCycle.UnknownMethod), "unknown methods reported");
+            Assert.That(violations.UnknownResponse, Is.EqualTo(cycles * perCycle.UnknownResponse), "responses to ids never sent reported");
+            Assert.That(violations.Other, Is.Zero, "other violations: " + violations.Samples);
+            Assert.That(agent.ErrorResponsesBeforeLegitAnswer, Is.EqualTo(cycles * perCycle.ErrorResponses), "every hostile line that may be a request answered with one error");
+        });
+    }
+
+    private static string Mib(long bytes) => (bytes / (1024.0 * 1024)).ToString("0.0", CultureInfo.InvariantCulture) + " MiB";
+
+    /// <summary>Counts violations by kind and keeps a few for the failure message: the test itself must stay bounded.</summary>
+    private sealed class ViolationCounter
+    {
+        private readonly Lock _lock = new();
+        private readonly StringBuilder _samples = new();
+        private int _kept;
+
+        public int Total { get; private set; }
+
+        public int Oversize { get; private set; }
+
+        public int Malformed { get; private set; }
+
+        public int UnknownSession { get; private set; }
+
+        public int UnknownMethod { get; private set; }
+
+        public int UnknownResponse { get; private set; }
+
+        public int Other { get; private set; }
+
+        public string Samples
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return _samples.ToString();
+                }
+            }
+        }
+
+        public void Add(ProtocolViolation v)
+        {
+            lock (_lock)
+            {
+                Total++;
+                var reason = v.Reason;
+                if (reason.Contains("exceeds the", StringComparison.Ordinal))
+                {
+                    Oversize++;
+                }
+                else if (reason.StartsWith("invalid UTF-8", StringComparison.Ordinal) || reason.StartsWith("not valid JSON", StringComparison.Ordinal))
+                {
+                    Malformed++;
+                }
+                else if (reason.Contains("does not exist", StringComparison.Ordinal))
+                {
+                    UnknownSession++;
+                }
+                else if (reason.StartsWith("unknown method", StringComparison.Ordinal))
+                {
+                    UnknownMethod++;
+                }
+                else if (reason.StartsWith("response to an unknown", StringComparison.Ordinal))
+                {
+                    UnknownResponse++;
+                }
+                else
+                {
+                    Other++;
+                    if (_kept++ < 10)
+                    {
+                        _samples.Append(CultureInfo.InvariantCulture, $"line {v.Line}: {reason}; ");
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// An in-process agent that answers the handshake, then answers the prompt with the hostile stream, one real tool
+    /// call once the bridge has answered it, and <c>end_turn</c>. It reads everything the bridge writes all along, as a
+    /// real agent does. The heap is sampled on the generator's thread, where the reader is at that very point.
+    /// </summary>
+    private sealed class HostileAgent
+    {
+        private readonly TaskCompletionSource<string> _legitAnswer = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _errorResponses;
+
+        public long Baseline { get; set; }
+
+        public long PeakLive { get; private set; }
+
+        public int Samples { get; private set; }
+
+        public HostileByteStream? Stream { get; set; }
+
+        public string LegitAnswer => _legitAnswer.Task.IsCompletedSuccessfully ? _legitAnswer.Task.Result : string.Empty;
+
+        public int ErrorResponsesBeforeLegitAnswer { get; private set; }
+
+        public async Task RunAsync(Stream input, Stream output, CancellationToken cancellationToken)
+        {
+            var reader = new LineReader(input);
+            var parser = new MessageParser();
+            Task turn = Task.CompletedTask;
+            while (true)
+            {
+                var read = await reader.ReadLineAsync(cancellationToken);
+                if (read.Status == LineReadStatus.EndOfStream)
+                {
+                    break;
+                }
+
+                if (parser.Parse(read.Line, read.LineNumber).Message is not { } message)
+                {
+                    // JSON-RPC answers a line it could not read with an error whose id is null: not a message for us to route.
+                    if (read.Line.Span.IndexOf("\"id\":null"u8) >= 0 && read.Line.Span.IndexOf("\"error\":"u8) >= 0)
+                    {
+                        _errorResponses++;
+                        continue;
+                    }
+
+                    throw new InvalidDataException("the bridge wrote a line that is not JSON-RPC: " + Encoding.UTF8.GetString(read.Line.Span));
+                }
+
+                switch (message.Method)
+                {
+                    case AcpMethods.Initialize:
+                        await WriteAsync(output, $$$"""{"jsonrpc":"2.0","id":{{{message.Id}}},"result":{"protocolVersion":1,"agentCapabilities":{},"authMethods":[]}}""", cancellationToken);
+                        break;
+                    case AcpMethods.SessionNew:
+                        await WriteAsync(output, $$$"""{"jsonrpc":"2.0","id":{{{message.Id}}},"result":{"sessionId":"{{{SessionId}}}"}}""", cancellationToken);
+                        break;
+                    case AcpMethods.SessionPrompt:
+                        turn = TurnAsync(output, message.Id!.Value, cancellationToken);
+                        break;
+                    case null when message.Error is not null:
+                        _errorResponses++;
+                        break;
+                    case null when message.Id is { } id && id.ToString() == "\"legit\"":
+                        ErrorResponsesBeforeLegitAnswer = _errorResponses;
+                        _legitAnswer.TrySetResult(Encoding.UTF8.GetString(read.Line.Span));
+                        break;
+                }
+            }
+
+            await turn;
+        }
+
+        private async Task TurnAsync(Stream output, RpcId promptId, CancellationToken cancellationToken)
+        {
+            var stream = Stream ?? throw new InvalidOperationException("no hostile stream set");
+            var buffer = new byte[64 * 1024];
+            int n;
+            while ((n = stream.Read(buffer)) > 0)
+            {
+                await output.WriteAsync(buffer.AsMemory(0, n), cancellationToken);
+            }
+
+            Sample(stream.Position);
+            await WriteAsync(output, $$$$"""{"jsonrpc":"2.0","id":"legit","method":"_containmentlab/tool","params":{"sessionId":"{{{{SessionId}}}}","toolCallId":"legit-1","name":"desktop.press","arguments":{"target":"OK"}}}""", cancellationToken);
+            await _legitAnswer.Task.WaitAsync(cancellationToken);
+            await WriteAsync(output, $$$"""{"jsonrpc":"2.0","id":{{{promptId}}},"result":{"stopReason":"end_turn"}}""", cancellationToken);
+        }
+
+        public void Sample(long position)
+        {
+            // A full collection: what is left is what the bridge holds on to at this point of the stream.
+            PeakLive = Math.Max(PeakLive, GC.GetTotalMemory(forceFullCollection: true));
+            Samples++;
+        }
+
+        private static async Task WriteAsync(Stream output, string line, CancellationToken cancellationToken)
+        {
+            await output.WriteAsync(Encoding.UTF8.GetBytes(line + "\n"), cancellationToken);
+            await output.FlushAsync(cancellationToken);
+        }
+    }
+}
