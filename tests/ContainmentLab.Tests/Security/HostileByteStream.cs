@@ -39,7 +39,6 @@ internal sealed class HostileByteStream : Stream
     private readonly byte[] _ghostUpdates;
     private readonly byte[] _unknownMethods;
     private readonly byte[] _unknownResponses;
-    private readonly byte[] _ghostToolCalls;
     private readonly byte[] _nearLimit;
     private readonly Action<long>? _sample;
     private readonly long _sampleEvery;
@@ -89,8 +88,6 @@ internal sealed class HostileByteStream : Stream
             $$$$"""{"jsonrpc":"2.0","method":"session/update","params":{"sessionId":"ghost-{{{{i}}}}","update":{"sessionUpdate":"tool_call","toolCallId":"g{{{{i}}}}","title":"rm -rf /","status":"in_progress"}}}""");
         _unknownMethods = Lines(UnknownMethodsPerCycle, i => $$$"""{"jsonrpc":"2.0","id":"evil-{{{i}}}","method":"evil/exec","params":{"cmd":"rm -rf /"}}""");
         _unknownResponses = Lines(UnknownResponsesPerCycle, i => $$$"""{"jsonrpc":"2.0","id":{{{900_000 + i}}},"result":{"stopReason":"end_turn"}}""");
-        _ghostToolCalls = Lines(GhostToolCallsPerCycle, i =>
-            $$$$"""{"jsonrpc":"2.0","id":"ghost-tool-{{{{i}}}}","method":"_containmentlab/tool","params":{"sessionId":"ghost","toolCallId":"g{{{{i}}}}","name":"desktop.press","arguments":{"target":"OK"}}}""");
 
         var nearLimitHead = """{"jsonrpc":"2.0","method":"session/update","params":{"sessionId":"ghost","update":{"sessionUpdate":"agent_message_chunk","content":{"type":"text","text":" """.TrimEnd();
         const string nearLimitTail = "\"}}}}";
@@ -176,6 +173,9 @@ internal sealed class HostileByteStream : Stream
     private static byte[] Lines(int count, Func<int, string> line) =>
         Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, count).Select(i => line(i) + "\n")));
 
+    private static byte[] GhostToolCalls(int cycle) => Lines(GhostToolCallsPerCycle, i =>
+        $$$$"""{"jsonrpc":"2.0","id":"ghost-tool-{{{{cycle}}}}-{{{{i}}}}","method":"_containmentlab/tool","params":{"sessionId":"ghost","toolCallId":"g{{{{cycle}}}}-{{{{i}}}}","name":"desktop.press","arguments":{"target":"OK"}}}""");
+
     private IEnumerable<ReadOnlyMemory<byte>> Generate()
     {
         // The consumer asks for the next chunk only when it has copied the previous one, so _position is exact here.
@@ -201,7 +201,8 @@ internal sealed class HostileByteStream : Stream
             yield return _ghostUpdates;
             yield return _unknownMethods;
             yield return _unknownResponses;
-            yield return _ghostToolCalls;
+            // Each cycle asks for new tool calls: a repeated tool call id would be refused as a replay, not as a ghost.
+            yield return GhostToolCalls(Cycles);
             yield return _nearLimit;
             Cycles++;
         }
