@@ -1,0 +1,199 @@
+using System.Collections.Concurrent;
+using ContainmentLab.Bridge;
+using ContainmentLab.Dispatch;
+using ContainmentLab.Events;
+using ContainmentLab.Protocol;
+using ContainmentLab.Tests.Support;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+
+namespace ContainmentLab.Tests.Security;
+
+/// <summary>How one fuzz case went: what was mutated, how the turn ended, and every invariant it broke (empty = held).</summary>
+internal sealed record FuzzCaseResult(int Seed, string Transcript, string Mutation, string Interrupt, TurnEnd? End, IReadOnlyList<string> Failures, int Violations, int IdleSessionDispatches)
+{
+    public string Describe() => $"seed {Seed}: {Transcript}, {Mutation}; {Interrupt}; turn {End?.ToString() ?? "did not end"}";
+}
+
+/// <summary>
+/// One fuzz case: a seed picks a recorded turn, mutates its agent side and maybe an interrupt point; the mutated agent
+/// runs against a real <see cref="AcpBridge"/> in process (fake clock, pipes), and the run is checked against the
+/// invariants. The bridge never waits for real time; the agent's own waits are bounded and a bound hit is a failure.
+/// </summary>
+internal static class FuzzCase
+{
+    public const int MaxLineBytes = 16 * 1024;
+
+    /// <summary>Runs the case of <paramref name="seed"/>; without <paramref name="mutate"/>, the first transcript as recorded (the baseline).</summary>
+    public static async Task<FuzzCaseResult> RunAsync(int seed, IReadOnlyList<FuzzTranscript> corpus, string sandboxRoot, bool mutate = true)
+    {
+        var random = new Random(seed);
+        var transcript = corpus[mutate ? random.Next(corpus.Count) : 0];
+        var (units, mutation) = mutate ? FuzzMutator.Mutate(transcript, random, MaxLineBytes) : ([.. transcript.Turn], "as recorded");
+        var interruptKind = mutate ? random.Next(4) : 2; // 0: this session, 1: all sessions, else none
+        var interruptBefore = random.Next(units.Count + 1);
+        var interrupt = interruptKind switch
+        {
+            0 => $"Interrupt(sess-1) before line {interruptBefore}",
+            1 => $"InterruptAll() before line {interruptBefore}",
+            _ => "no interrupt",
+        };
+
+        var failures = new List<string>();
+        var events = new ConcurrentQueue<ContainmentEvent>();
+        var errors = new ErrorLog();
+        AcpBridge? bridge = null;
+        var agent = new FuzzAgent(units, MaxLineBytes, FramingOptions.DefaultMaxDepth, unit =>
+        {
+            if (unit != interruptBefore || bridge is null)
+            {
+                return;
+            }
+
+            if (interruptKind == 0)
+            {
+                bridge.Interrupt("sess-1");
+            }
+            else if (interruptKind == 1)
+            {
+                bridge.InterruptAll();
+            }
+        });
+
+        bridge = new AcpBridge(new BridgeOptions
+        {
+            TimeProvider = new FakeTimeProvider(),
+            SandboxRoot = sandboxRoot,
+            Framing = new FramingOptions { MaxLineBytes = MaxLineBytes },
+            Policies = new PolicySet { Destructive = ToolPolicy.Allow },
+            LoggerFactory = errors,
+            TransportFactory = () => new StreamTransport(agent.RunAsync, "fuzz agent"),
+        });
+        bridge.Events.Subscribe(events.Enqueue);
+        TurnOutcome? outcome = null;
+        try
+        {
+            await bridge.StartAsync().OrTimeout(10);
+            var s1 = await bridge.NewSessionAsync().OrTimeout(10);
+            var turn = bridge.PromptAsync(s1, "go");
+            var s2 = await bridge.NewSessionAsync().OrTimeout(10);
+            if ((s1, s2) != ("sess-1", "sess-2"))
+            {
+                failures.Add($"sessions are '{s1}' and '{s2}', not sess-1 and sess-2");
+            }
+
+            agent.Release();
+            outcome = await turn.OrTimeout(30);
+            await agent.Done.OrTimeout(30);
+        }
+        catch (TimeoutException ex)
+        {
+            failures.Add("hang: " + ex.Message);
+        }
+#pragma warning disable CA1031 // Any exception out of the bridge is the finding: report it with the seed.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            failures.Add($"{ex.GetType().Name} escaped the bridge: {ex.Message}");
+        }
+        finally
+        {
+            try
+            {
+                await bridge.DisposeAsync().AsTask().OrTimeout(10);
+            }
+            catch (TimeoutException)
+            {
+                failures.Add("hang: DisposeAsync did not return within 10 s");
+            }
+        }
+
+        var audit = bridge.Audit.Snapshot();
+        Check(failures, events, audit, agent, errors, outcome, bridge.ActiveWatches);
+        return new FuzzCaseResult(
+            seed,
+            transcript.Name,
+            mutation,
+            interrupt,
+            outcome?.End,
+            failures,
+            events.Count(e => e is ProtocolViolation),
+            audit.Count(r => r.Kind == AuditKind.Dispatched && r.SessionId == "sess-2"));
+    }
+
+    private static void Check(List<string> failures, ConcurrentQueue<ContainmentEvent> events, IReadOnlyList<AuditRecord> audit, FuzzAgent agent, ErrorLog errors, TurnOutcome? outcome, int activeWatches)
+    {
+        failures.AddRange(agent.Problems);
+
+        // Every request the agent sent got exactly one response; every unreadable line one error with a null id.
+        failures.AddRange(agent.AnswerMismatches().Select(m => "answers: " + m));
+
+        // Every malformed line is reported as a ProtocolViolation naming its line.
+        var reported = events.OfType<ProtocolViolation>().Select(v => v.Line).ToHashSet();
+        var unreported = agent.MalformedLines.Where(l => !reported.Contains(l)).ToList();
+        if (unreported.Count > 0)
+        {
+            failures.Add($"malformed wire lines with no ProtocolViolation: {string.Join(", ", unreported)}");
+        }
+
+        // The turn ended exactly once, and only the prompted session had one.
+        var ended = events.OfType<TurnEnded>().ToList();
+        if (outcome is not null && (ended.Count != 1 || ended[0].SessionId != "sess-1"))
+        {
+            failures.Add($"expected one TurnEnded for sess-1, got: {string.Join(", ", ended.Select(e => $"{e.SessionId}:{e.Outcome.End}"))}");
+        }
+
+        // G1 and G8 from the audit log; no dispatch for a session that does not exist.
+        failures.AddRange(AuditChecks.NoDispatchAfterInterrupt(audit));
+        failures.AddRange(AuditChecks.ExactlyOneTerminalRecord(audit));
+        failures.AddRange(audit.Where(r => r.Kind == AuditKind.Dispatched && r.SessionId is not ("sess-1" or "sess-2"))
+            .Select(r => $"dispatched {r.Tool} for session '{r.SessionId}', which does not exist"));
+
+        if (agent.InternalErrors > 0)
+        {
+            failures.Add($"{agent.InternalErrors} internal-error response(s): a handler threw");
+        }
+
+        failures.AddRange(errors.Entries.Select(e => "error logged: " + e));
+        if (activeWatches != 0)
+        {
+            failures.Add($"{activeWatches} watchdog timer(s) outlived the run");
+        }
+
+        if (File.Exists(FuzzMutator.EscapeCanary))
+        {
+            failures.Add($"a tool wrote outside the sandbox: {FuzzMutator.EscapeCanary}");
+        }
+    }
+
+    /// <summary>Keeps what the bridge logs at Error or above: a handler that threw, a loop that failed.</summary>
+    private sealed class ErrorLog : ILoggerFactory, ILogger
+    {
+        private readonly ConcurrentQueue<string> _entries = new();
+
+        public IReadOnlyCollection<string> Entries => _entries;
+
+        public ILogger CreateLogger(string categoryName) => this;
+
+        public void AddProvider(ILoggerProvider provider)
+        {
+        }
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Error;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel))
+            {
+                _entries.Enqueue(formatter(state, exception) + (exception is null ? string.Empty : $" ({exception.GetType().Name}: {exception.Message})"));
+            }
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+}
