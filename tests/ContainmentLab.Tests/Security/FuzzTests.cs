@@ -26,6 +26,9 @@ namespace ContainmentLab.Tests.Security;
 public sealed class FuzzTests
 {
     private const int DefaultCount = 1000;
+
+    // Enough failing cases to show a pattern; a bridge that stops answering makes every case wait out its bound.
+    private const int StopAfterFailures = 10;
     private const string ReplayHint = "re-run one case: CONTAINMENTLAB_FUZZ_SEED={0} dotnet test tests/ContainmentLab.Tests --filter FullyQualifiedName~FuzzTests.Fuzz_OneSeed";
 
     private string _sandbox = null!;
@@ -76,7 +79,7 @@ public sealed class FuzzTests
         var interrupted = 0;
         var violations = 0L;
         var idleDispatches = 0;
-        for (var seed = baseSeed; seed < baseSeed + count; seed++)
+        for (var seed = baseSeed; seed < baseSeed + count && failed.Count < StopAfterFailures; seed++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var result = await FuzzCase.RunAsync(seed, _corpus, _sandbox);
@@ -93,13 +96,15 @@ public sealed class FuzzTests
             idleDispatches += result.IdleSessionDispatches;
         }
 
-        var summary = $"{count} cases in {clock.Elapsed.TotalSeconds:0.0} s (base seed {baseSeed}): turn ends {string.Join(", ", ends.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => $"{e.Key} {e.Value}"))}; "
+        var ran = ends.Values.Sum();
+        var summary = $"{ran} cases in {clock.Elapsed.TotalSeconds:0.0} s (base seed {baseSeed}): turn ends {string.Join(", ", ends.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => $"{e.Key} {e.Value}"))}; "
             + $"{interrupted} interrupted; {violations} protocol violations; {idleDispatches} dispatches for the idle session";
         TestContext.Out.WriteLine(summary);
 
         if (failed.Count > 0)
         {
-            var report = new StringBuilder($"{failed.Count} of {count} fuzz cases broke an invariant ({summary}).\n");
+            var stopped = failed.Count >= StopAfterFailures ? $" (stopped after {StopAfterFailures} failing cases)" : string.Empty;
+            var report = new StringBuilder($"{failed.Count} fuzz cases broke an invariant{stopped} ({summary}).\n");
             foreach (var result in failed.Take(10))
             {
                 report.Append(CultureInfo.InvariantCulture, $"- {result.Describe()}\n    {string.Join("\n    ", result.Failures.Take(5))}\n    {string.Format(CultureInfo.InvariantCulture, ReplayHint, result.Seed)}\n");

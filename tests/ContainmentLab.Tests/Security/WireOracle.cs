@@ -10,7 +10,11 @@ namespace ContainmentLab.Tests.Security;
 /// The id the bridge must answer exactly once (<see cref="WireOracle.NullId"/>: an error with a null id, for a line
 /// whose id could not be read), or null when no answer is owed (notifications, responses).
 /// </param>
-internal readonly record struct LineVerdict(bool Malformed, string? ResponseKey, string Why);
+/// <param name="RecoverableIds">
+/// For a line that is not JSON but shows top-level ids before its fault: the bridge may answer it at most once, with a
+/// null id or under one of these (a request's id read off the broken line), or not at all (a broken response's id).
+/// </param>
+internal readonly record struct LineVerdict(bool Malformed, string? ResponseKey, string Why, IReadOnlyList<string>? RecoverableIds = null);
 
 /// <summary>
 /// The fuzzer's oracle, written from the JSON-RPC 2.0 and ACP framing rules rather than from the bridge's parser:
@@ -31,6 +35,39 @@ internal static class WireOracle
         _ => null,
     };
 
+    /// <summary>A line that is not JSON: answered with a null id, unless top-level ids can be read before the fault.</summary>
+    private static LineVerdict Unreadable(ReadOnlySpan<byte> line, string why)
+    {
+        var ids = new List<string>();
+        var reader = new Utf8JsonReader(line);
+        try
+        {
+            if (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+            {
+                while (reader.Read())
+                {
+                    if (reader.CurrentDepth == 1 && reader.TokenType == JsonTokenType.PropertyName && reader.ValueTextEquals("id"u8) && reader.Read())
+                    {
+                        if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var n))
+                        {
+                            ids.Add(n.ToString(CultureInfo.InvariantCulture));
+                        }
+                        else if (reader.TokenType == JsonTokenType.String)
+                        {
+                            ids.Add("\"" + reader.GetString() + "\"");
+                        }
+                    }
+                }
+            }
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            // The fault: what was read before it stands.
+        }
+
+        return ids.Count == 0 ? new LineVerdict(true, NullId, why) : new LineVerdict(true, null, why + ", with a readable id", ids);
+    }
+
     public static LineVerdict Classify(ReadOnlySpan<byte> line, int maxLineBytes, int maxDepth)
     {
         if (line.Length > 0 && line[^1] == (byte)'\r')
@@ -50,7 +87,7 @@ internal static class WireOracle
 
         if (!Utf8.IsValid(line))
         {
-            return new LineVerdict(true, NullId, "invalid UTF-8");
+            return Unreadable(line, "invalid UTF-8");
         }
 
         JsonDocument document;
@@ -60,7 +97,7 @@ internal static class WireOracle
         }
         catch (JsonException)
         {
-            return new LineVerdict(true, NullId, "not JSON (or nested too deep)");
+            return Unreadable(line, "not JSON (or nested too deep)");
         }
 
         using (document)
