@@ -32,6 +32,8 @@ internal sealed partial class Connection : IAsyncDisposable
     private readonly ITimer _stallTimer;
     private int _wedged;
     private int _disposed;
+    private int _queued;
+    private long _writeStarted;
 
     public Connection(IAgentTransport transport, FramingOptions framing, IConnectionHandler handler, IWireTap? tap, ILogger logger, TimeProvider timeProvider, TimeSpan writeStallTimeout)
     {
@@ -44,6 +46,7 @@ internal sealed partial class Connection : IAsyncDisposable
         _tap = tap;
         _logger = logger;
         _parser = new MessageParser(framing.MaxDepth);
+        _writeStarted = timeProvider.GetTimestamp();
     }
 
     /// <summary>Completes, with the reason, when the agent's output ended or the connection was stopped.</summary>
@@ -78,7 +81,22 @@ internal sealed partial class Connection : IAsyncDisposable
     }
 
     /// <summary>Queues a line for the writer; never blocks. False when the connection is closed.</summary>
-    public bool Enqueue(byte[] line) => _outgoing.Writer.TryWrite(line);
+    public bool Enqueue(byte[] line)
+    {
+        if (!_outgoing.Writer.TryWrite(line))
+        {
+            return false;
+        }
+
+        // G9: a flood of bad lines from an agent that does not read must not queue their answers without bound while the
+        // stall timer runs. A backlog this long is a stalled writer already: the agent is wedged (G6).
+        if (Interlocked.Increment(ref _queued) > _framing.MaxQueuedLines)
+        {
+            OnWedged(_time.GetElapsedTime(Interlocked.Read(ref _writeStarted)));
+        }
+
+        return true;
+    }
 
     /// <summary>Fails every request still waiting for the agent, now and later.</summary>
     public void FailPending(Exception failure)
@@ -94,13 +112,15 @@ internal sealed partial class Connection : IAsyncDisposable
     }
 
     /// <summary>Lines queued for the agent and not yet written.</summary>
-    public int QueuedLines => _outgoing.Reader.CanCount ? _outgoing.Reader.Count : -1;
+    public int QueuedLines => Volatile.Read(ref _queued);
 
-    private void OnWriteStalled()
+    private void OnWriteStalled() => OnWedged(_writeStallTimeout);
+
+    private void OnWedged(TimeSpan stalled)
     {
         if (Interlocked.Exchange(ref _wedged, 1) == 0 && !IsClosed)
         {
-            _handler.OnWedged(_writeStallTimeout, QueuedLines);
+            _handler.OnWedged(stalled, QueuedLines);
         }
     }
 
@@ -236,6 +256,8 @@ internal sealed partial class Connection : IAsyncDisposable
             {
                 while (_outgoing.Reader.TryRead(out var line))
                 {
+                    Interlocked.Decrement(ref _queued);
+                    Interlocked.Exchange(ref _writeStarted, _time.GetTimestamp());
                     _tap?.Sent(line);
 
                     // Every write must make progress within the stall timeout, or the agent is wedged (G6). Once bytes are

@@ -87,6 +87,60 @@ public sealed class MemoryBoundTests
         });
     }
 
+    /// <summary>
+    /// An agent that floods short bad lines and never reads its stdin: each line earns an error answer that cannot be
+    /// written. The bridge must not queue them without bound while waiting for the write-stall timer (here on a fake
+    /// clock that never moves): a backlog that large means the agent is not reading, so it is wedged (G6) and killed.
+    /// </summary>
+    [Test]
+    [CancelAfter(60_000)]
+    public async Task FloodOfBadLines_AgentNeverReads_BacklogStaysBoundedAndTheAgentIsDeclaredWedged(CancellationToken cancellationToken)
+    {
+        const int floodLines = 1_000_000;
+        var time = new FakeTimeProvider();
+        var violations = 0;
+        var wedged = new List<AgentWedged>();
+        var agent = new NonReadingFlooder(floodLines);
+        await using var bridge = new AcpBridge(new BridgeOptions
+        {
+            TimeProvider = time,
+            SandboxRoot = Directory.CreateTempSubdirectory("cl-memory-bound-").FullName,
+            TransportFactory = () => new StreamTransport(agent.RunAsync, "flooding in-process agent"),
+        });
+        bridge.Events.Subscribe(e =>
+        {
+            if (e is ProtocolViolation)
+            {
+                Interlocked.Increment(ref violations);
+            }
+            else if (e is AgentWedged w)
+            {
+                lock (wedged)
+                {
+                    wedged.Add(w);
+                }
+            }
+        });
+        await bridge.StartAsync(cancellationToken);
+        var session = await bridge.NewSessionAsync(cancellationToken: cancellationToken);
+
+        agent.Baseline = GC.GetTotalMemory(forceFullCollection: true);
+        var clock = Stopwatch.StartNew();
+        var outcome = await bridge.PromptAsync(session, "flood", cancellationToken).OrTimeout(50);
+        await agent.Done.OrTimeout(10);
+        var after = GC.GetTotalMemory(forceFullCollection: true);
+        var report = $"{agent.Written} bad lines written in {clock.Elapsed.TotalSeconds:0.00} s, {violations} violations; baseline {Mib(agent.Baseline)}, "
+            + $"peak live {Mib(agent.PeakLive)} over {agent.Samples} samples, after {Mib(after)}; turn {outcome.End} ({outcome.Reason})";
+        TestContext.Out.WriteLine(report);
+
+        Assert.That(agent.Samples, Is.GreaterThan(0), "the heap was sampled while the flood ran");
+        Assert.That(agent.PeakLive - agent.Baseline, Is.LessThan(HeapBound), "peak live heap growth: " + report);
+        Assert.That(after - agent.Baseline, Is.LessThan(HeapBound), "live heap growth after: " + report);
+        Assert.That(wedged, Has.Count.EqualTo(1), "the agent that stopped reading is declared wedged once: " + report);
+        Assert.That(outcome.End, Is.EqualTo(TurnEnd.AgentExited), report);
+        Assert.That(agent.Written, Is.LessThan(floodLines), "the flood was cut short by the kill: " + report);
+    }
+
     private static string Mib(long bytes) => (bytes / (1024.0 * 1024)).ToString("0.0", CultureInfo.InvariantCulture) + " MiB";
 
     /// <summary>Counts violations by kind and keeps a few for the failure message: the test itself must stay bounded.</summary>
@@ -256,6 +310,87 @@ public sealed class MemoryBoundTests
         private static async Task WriteAsync(Stream output, string line, CancellationToken cancellationToken)
         {
             await output.WriteAsync(Encoding.UTF8.GetBytes(line + "\n"), cancellationToken);
+            await output.FlushAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Answers the handshake, then writes short bad lines (valid JSON, not an object) and never reads again.</summary>
+    private sealed class NonReadingFlooder(int lines)
+    {
+        private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public long Baseline { get; set; }
+
+        public long PeakLive { get; private set; }
+
+        public int Samples { get; private set; }
+
+        public int Written { get; private set; }
+
+        public Task Done => _done.Task;
+
+        public async Task RunAsync(Stream input, Stream output, CancellationToken cancellationToken)
+        {
+            try
+            {
+                var reader = new LineReader(input);
+                var parser = new MessageParser();
+                while (await reader.ReadLineAsync(cancellationToken) is { Status: LineReadStatus.Line } read)
+                {
+                    var message = parser.Parse(read.Line, read.LineNumber).Message!;
+                    switch (message.Method)
+                    {
+                        case AcpMethods.Initialize:
+                            await WriteAsync(output, $$$"""{"jsonrpc":"2.0","id":{{{message.Id}}},"result":{"protocolVersion":1}}""" + "\n", cancellationToken);
+                            break;
+                        case AcpMethods.SessionNew:
+                            await WriteAsync(output, $$$"""{"jsonrpc":"2.0","id":{{{message.Id}}},"result":{"sessionId":"{{{SessionId}}}"}}""" + "\n", cancellationToken);
+                            break;
+                        case AcpMethods.SessionPrompt:
+                            // From here on the agent never reads its stdin again.
+                            await FloodAsync(output, message.Id!.Value, cancellationToken);
+                            return;
+                    }
+                }
+            }
+            finally
+            {
+                _done.TrySetResult();
+            }
+        }
+
+        private async Task FloodAsync(Stream output, RpcId promptId, CancellationToken cancellationToken)
+        {
+            const int linesPerWrite = 4096;
+            var chunk = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("1\n", linesPerWrite)));
+            try
+            {
+                while (Written < lines)
+                {
+                    await output.WriteAsync(chunk, cancellationToken);
+                    Written += linesPerWrite;
+                    if (Written % (16 * linesPerWrite) == 0)
+                    {
+                        PeakLive = Math.Max(PeakLive, GC.GetTotalMemory(forceFullCollection: true));
+                        Samples++;
+                    }
+                }
+
+                PeakLive = Math.Max(PeakLive, GC.GetTotalMemory(forceFullCollection: true));
+                Samples++;
+                await WriteAsync(output, $$$"""{"jsonrpc":"2.0","id":{{{promptId}}},"result":{"stopReason":"end_turn"}}""" + "\n", cancellationToken);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or InvalidOperationException or IOException)
+            {
+                // Killed: the pipe to the bridge is gone. What the bridge still holds is measured once more.
+                PeakLive = Math.Max(PeakLive, GC.GetTotalMemory(forceFullCollection: true));
+                Samples++;
+            }
+        }
+
+        private static async Task WriteAsync(Stream output, string text, CancellationToken cancellationToken)
+        {
+            await output.WriteAsync(Encoding.UTF8.GetBytes(text), cancellationToken);
             await output.FlushAsync(cancellationToken);
         }
     }
