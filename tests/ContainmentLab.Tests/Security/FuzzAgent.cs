@@ -12,7 +12,8 @@ namespace ContainmentLab.Tests.Security;
 /// request it wrote is answered it closes its stdout, which ends whatever is still waiting (G5). Every wait is bounded
 /// in real time; running into a bound is reported as a hang, never waited out.
 /// </summary>
-internal sealed class FuzzAgent(IReadOnlyList<FuzzUnit> units, int maxLineBytes, int maxDepth, Action<int> beforeUnit)
+/// <param name="crash">When set, the agent dies mid-turn: before line <c>Unit</c> it writes that line's first <c>Cut</c> bytes with no LF and closes its stdout at once, owed answers or not.</param>
+internal sealed class FuzzAgent(IReadOnlyList<FuzzUnit> units, int maxLineBytes, int maxDepth, Action<int> beforeUnit, (int Unit, int Cut)? crash = null)
 {
     /// <summary>How long a wait for the bridge may take before it counts as a hang (the bridge runs on fake time: real waits are short).</summary>
     public static readonly TimeSpan HangBound = TimeSpan.FromSeconds(5);
@@ -77,8 +78,9 @@ internal sealed class FuzzAgent(IReadOnlyList<FuzzUnit> units, int maxLineBytes,
             var extra = new Dictionary<string, int>(StringComparer.Ordinal);
             foreach (var key in _expected.Keys.Union(_received.Keys).Order(StringComparer.Ordinal))
             {
+                // An agent that died owed its answers to nobody: only answers beyond the owed ones count then.
                 var (owed, got) = (_expected.GetValueOrDefault(key), _received.GetValueOrDefault(key));
-                if (got < owed)
+                if (got < owed && crash is null)
                 {
                     mismatches.Add($"id {key}: {owed} request(s), {got} response(s)");
                 }
@@ -199,10 +201,24 @@ internal sealed class FuzzAgent(IReadOnlyList<FuzzUnit> units, int maxLineBytes,
                 beforeUnit(k);
                 var unit = units[k];
                 await WaitAsync(() => _receivedTotal >= Math.Min(unit.ResponsesBefore, _expectedTotal), $"{unit.ResponsesBefore} responses before line {k}", cancellationToken);
+                if (crash is { } c && c.Unit == k)
+                {
+                    // The agent dies mid-line: the bridge reads the fragment at end of file, and everything pending must end (G5).
+                    await WriteAsync(output, unit.Bytes[..Math.Min(c.Cut, unit.Bytes.Length)], cancellationToken, terminate: false);
+                    await output.DisposeAsync();
+                    return;
+                }
+
                 await WriteAsync(output, unit.Bytes, cancellationToken);
             }
 
             beforeUnit(units.Count);
+            if (crash is not null)
+            {
+                await output.DisposeAsync();
+                return;
+            }
+
             await WaitAsync(() => _expected.All(e => _received.GetValueOrDefault(e.Key) >= e.Value), "an answer to every request", cancellationToken);
 
             // A last request the bridge answers on its reader loop, after everything before it: once its answer is here,
@@ -262,8 +278,8 @@ internal sealed class FuzzAgent(IReadOnlyList<FuzzUnit> units, int maxLineBytes,
         }
     }
 
-    /// <summary>Writes one unit and its LF, noting what the bridge owes for each wire line it makes.</summary>
-    private async Task WriteAsync(Stream output, byte[] bytes, CancellationToken cancellationToken)
+    /// <summary>Writes one unit and its LF (unless not <paramref name="terminate"/>), noting what the bridge owes for each wire line it makes.</summary>
+    private async Task WriteAsync(Stream output, byte[] bytes, CancellationToken cancellationToken, bool terminate = true)
     {
         lock (_lock)
         {
@@ -272,6 +288,11 @@ internal sealed class FuzzAgent(IReadOnlyList<FuzzUnit> units, int maxLineBytes,
             {
                 var newline = rest.IndexOf((byte)'\n');
                 var line = newline < 0 ? rest : rest[..newline];
+                if (newline < 0 && !terminate && line.IsEmpty)
+                {
+                    break; // nothing after the last LF: no line at end of file
+                }
+
                 var verdict = WireOracle.Classify(line, maxLineBytes, maxDepth);
                 _wireLines++;
                 if (verdict.Malformed)
@@ -300,7 +321,10 @@ internal sealed class FuzzAgent(IReadOnlyList<FuzzUnit> units, int maxLineBytes,
         }
 
         await output.WriteAsync(bytes, cancellationToken);
-        await output.WriteAsync("\n"u8.ToArray(), cancellationToken);
+        if (terminate)
+        {
+            await output.WriteAsync("\n"u8.ToArray(), cancellationToken);
+        }
     }
 
     private void Signal()

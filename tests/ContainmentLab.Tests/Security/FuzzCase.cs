@@ -38,6 +38,11 @@ internal static class FuzzCase
             1 => $"InterruptAll() before line {interruptBefore}",
             _ => "no interrupt",
         };
+        (int Unit, int Cut)? crash = mutate && random.Next(8) == 0 ? (random.Next(units.Count + 1), random.Next(200)) : null;
+        if (crash is { } c)
+        {
+            interrupt += $"; the agent dies before line {c.Unit}, after {c.Cut} bytes of it";
+        }
 
         var failures = new List<string>();
         var events = new ConcurrentQueue<ContainmentEvent>();
@@ -58,7 +63,7 @@ internal static class FuzzCase
             {
                 bridge.InterruptAll();
             }
-        });
+        }, crash);
 
         bridge = new AcpBridge(new BridgeOptions
         {

@@ -8,9 +8,10 @@ namespace ContainmentLab.Tests.Security;
 /// <summary>
 /// G9 as a seeded fuzzer: recorded turns (Security/Transcripts) with their agent side mutated — truncated, spliced,
 /// joined, duplicated, reordered, deleted, bit-flipped, garbage inserted, retargeted to other sessions, ids changed —
-/// and sometimes an interrupt, replayed against the real bridge in process. Per case: nothing escapes or hangs, the
-/// turn ends once, every agent request gets exactly one response, every malformed line a ProtocolViolation, G1 and G8
-/// hold, no dispatch for a session that does not exist, no handler error, no timer left, no write outside the sandbox.
+/// and sometimes an interrupt or the agent dying mid-line, replayed against the real bridge in process. Per case:
+/// nothing escapes or hangs, the turn ends once, every agent request gets exactly one response (at most one after the
+/// agent died), every malformed line a ProtocolViolation, G1 and G8 hold, no dispatch for a session that does not
+/// exist, no handler error, no timer left, no write outside the sandbox.
 /// </summary>
 /// <remarks>
 /// Seeds run from a base (CONTAINMENTLAB_FUZZ_BASE_SEED, else today's UTC date as yyyyMMdd) for
@@ -77,6 +78,7 @@ public sealed class FuzzTests
         var failed = new List<FuzzCaseResult>();
         var ends = new Dictionary<string, int>(StringComparer.Ordinal);
         var interrupted = 0;
+        var crashed = 0;
         var violations = 0L;
         var idleDispatches = 0;
         for (var seed = baseSeed; seed < baseSeed + count && failed.Count < StopAfterFailures; seed++)
@@ -92,13 +94,14 @@ public sealed class FuzzTests
             var end = result.End?.ToString() ?? "none";
             ends[end] = ends.GetValueOrDefault(end) + 1;
             interrupted += result.Interrupt.StartsWith("Interrupt", StringComparison.Ordinal) ? 1 : 0;
+            crashed += result.Interrupt.Contains("the agent dies", StringComparison.Ordinal) ? 1 : 0;
             violations += result.Violations;
             idleDispatches += result.IdleSessionDispatches;
         }
 
         var ran = ends.Values.Sum();
         var summary = $"{ran} cases in {clock.Elapsed.TotalSeconds:0.0} s (base seed {baseSeed}): turn ends {string.Join(", ", ends.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => $"{e.Key} {e.Value}"))}; "
-            + $"{interrupted} interrupted; {violations} protocol violations; {idleDispatches} dispatches for the idle session";
+            + $"{interrupted} interrupted; {crashed} agents died mid-turn; {violations} protocol violations; {idleDispatches} dispatches for the idle session";
         TestContext.Out.WriteLine(summary);
 
         if (failed.Count > 0)

@@ -33,7 +33,7 @@ internal sealed class HostileByteStream : Stream
     private readonly byte[] _letters = new byte[MiB];
     private readonly byte[] _noiseNoNewline = new byte[MiB];
     private readonly byte[] _noiseLines = new byte[NoiseLinesPerCycle * NoiseLineBytes];
-    private readonly byte[] _openBrackets = new byte[2 * MiB];
+    private readonly byte[] _openBrackets;
     private readonly byte[] _openObjects;
     private readonly byte[] _invalidUtf8;
     private readonly byte[] _ghostUpdates;
@@ -71,9 +71,11 @@ internal sealed class HostileByteStream : Stream
             _noiseLines[((i + 1) * NoiseLineBytes) - 1] = (byte)'\n';
         }
 
+        // Deep, but within the line limit: these must fail as JSON, not as oversize lines.
+        _openBrackets = new byte[Math.Min(2 * MiB, maxLineBytes / 2)];
         Array.Fill(_openBrackets, (byte)'[');
         _openBrackets[^1] = (byte)'\n';
-        _openObjects = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("{\"a\":", 200_000)) + "\n");
+        _openObjects = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("{\"a\":", Math.Min(200_000, maxLineBytes / 10))) + "\n");
 
         var invalid = new List<byte>();
         for (var i = 0; i < InvalidUtf8LinesPerCycle; i++)
