@@ -15,7 +15,6 @@ namespace ContainmentLab.Tests.Security;
 /// seed replays the same mutation on every machine; run this (explicit) test only to regenerate them.
 /// </summary>
 [TestFixture]
-[Category("Fuzz")]
 [Explicit("Regenerates the committed fuzz corpus under Security/Transcripts")]
 public sealed class FuzzCorpusRecorder
 {
