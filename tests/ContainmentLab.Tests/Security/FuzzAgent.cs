@@ -32,6 +32,7 @@ internal sealed class FuzzAgent(IReadOnlyList<FuzzUnit> units, int maxLineBytes,
     private long _wireLines;
     private int _sessions;
     private bool _hung;
+    private bool _closed;
 
     /// <summary>Completes when the turn is written, every request answered, and stdout closed (or the agent was killed).</summary>
     public Task Done => _done.Task;
@@ -39,6 +40,18 @@ internal sealed class FuzzAgent(IReadOnlyList<FuzzUnit> units, int maxLineBytes,
     public int CancelsSeen { get; private set; }
 
     public int InternalErrors { get; private set; }
+
+    /// <summary>Wire lines written so far.</summary>
+    public long WireLines
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _wireLines;
+            }
+        }
+    }
 
     /// <summary>Wire line numbers of the lines the oracle calls malformed.</summary>
     public IReadOnlyList<long> MalformedLines
@@ -63,6 +76,9 @@ internal sealed class FuzzAgent(IReadOnlyList<FuzzUnit> units, int maxLineBytes,
         }
     }
 
+    /// <summary>The bridge killed the agent before it had written its turn and been answered (escalation, a wedge).</summary>
+    public bool KilledEarly { get; private set; }
+
     /// <summary>The wire line of the closing barrier request (its unknown method is a violation the fuzzer asked for).</summary>
     public long BarrierLine { get; private set; }
 
@@ -78,9 +94,9 @@ internal sealed class FuzzAgent(IReadOnlyList<FuzzUnit> units, int maxLineBytes,
             var extra = new Dictionary<string, int>(StringComparer.Ordinal);
             foreach (var key in _expected.Keys.Union(_received.Keys).Order(StringComparer.Ordinal))
             {
-                // An agent that died owed its answers to nobody: only answers beyond the owed ones count then.
+                // An agent that died (or that the bridge killed) is owed nothing more: only answers beyond the owed ones count.
                 var (owed, got) = (_expected.GetValueOrDefault(key), _received.GetValueOrDefault(key));
-                if (got < owed && crash is null)
+                if (got < owed && crash is null && !KilledEarly)
                 {
                     mismatches.Add($"id {key}: {owed} request(s), {got} response(s)");
                 }
@@ -141,7 +157,8 @@ internal sealed class FuzzAgent(IReadOnlyList<FuzzUnit> units, int maxLineBytes,
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // Killed: the bridge saw our stdout close (or stopped us).
+            // Killed: the bridge saw our stdout close, escalated, or stopped us.
+            KilledEarly = !_closed;
         }
         finally
         {
@@ -205,6 +222,7 @@ internal sealed class FuzzAgent(IReadOnlyList<FuzzUnit> units, int maxLineBytes,
                 {
                     // The agent dies mid-line: the bridge reads the fragment at end of file, and everything pending must end (G5).
                     await WriteAsync(output, unit.Bytes[..Math.Min(c.Cut, unit.Bytes.Length)], cancellationToken, terminate: false);
+                    _closed = true;
                     await output.DisposeAsync();
                     return;
                 }
@@ -215,6 +233,7 @@ internal sealed class FuzzAgent(IReadOnlyList<FuzzUnit> units, int maxLineBytes,
             beforeUnit(units.Count);
             if (crash is not null)
             {
+                _closed = true;
                 await output.DisposeAsync();
                 return;
             }
@@ -227,8 +246,9 @@ internal sealed class FuzzAgent(IReadOnlyList<FuzzUnit> units, int maxLineBytes,
             await WriteAsync(output, """{"jsonrpc":"2.0","id":"fuzz-barrier","method":"fuzz/barrier"}"""u8.ToArray(), cancellationToken);
             await WaitAsync(() => _expected.All(e => _received.GetValueOrDefault(e.Key) >= e.Value), "the barrier's answer", cancellationToken);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (cancellationToken.IsCancellationRequested && ex is OperationCanceledException or InvalidOperationException or IOException)
         {
+            // Killed by the bridge (escalation, a wedge, or after our stdout closed): nothing more to write.
             return;
         }
         catch (TimeoutException)
@@ -240,6 +260,7 @@ internal sealed class FuzzAgent(IReadOnlyList<FuzzUnit> units, int maxLineBytes,
         }
 
         // Nothing more is owed: closing stdout ends anything the bridge still waits for.
+        _closed = true;
         await output.DisposeAsync();
     }
 
@@ -293,7 +314,7 @@ internal sealed class FuzzAgent(IReadOnlyList<FuzzUnit> units, int maxLineBytes,
                     break; // nothing after the last LF: no line at end of file
                 }
 
-                var verdict = WireOracle.Classify(line, maxLineBytes, maxDepth);
+                var verdict = WireOracle.Classify(line, maxLineBytes, maxDepth, terminated: newline >= 0 || terminate);
                 _wireLines++;
                 if (verdict.Malformed)
                 {

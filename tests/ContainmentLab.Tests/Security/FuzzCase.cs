@@ -44,12 +44,28 @@ internal static class FuzzCase
             interrupt += $"; the agent dies before line {c.Unit}, after {c.Cut} bytes of it";
         }
 
+        // Virtual time jumps once in a quarter of the cases, across the ack timeout (5 s) or the watchdog's window (60 s).
+        var advanceBefore = mutate && random.Next(4) == 0 ? random.Next(units.Count + 1) : -1;
+        var advanceBy = TimeSpan.FromSeconds(new[] { 1, 5, 30, 61, 600 }[random.Next(5)]);
+        if (advanceBefore >= 0)
+        {
+            interrupt += $"; the clock jumps {advanceBy.TotalSeconds:0} s before line {advanceBefore}";
+        }
+
+        var time = new FakeTimeProvider();
+
         var failures = new List<string>();
         var events = new ConcurrentQueue<ContainmentEvent>();
         var errors = new ErrorLog();
+        var reads = new ReadCounter();
         AcpBridge? bridge = null;
         var agent = new FuzzAgent(units, MaxLineBytes, FramingOptions.DefaultMaxDepth, unit =>
         {
+            if (unit == advanceBefore)
+            {
+                time.Advance(advanceBy);
+            }
+
             if (unit != interruptBefore || bridge is null)
             {
                 return;
@@ -67,11 +83,12 @@ internal static class FuzzCase
 
         bridge = new AcpBridge(new BridgeOptions
         {
-            TimeProvider = new FakeTimeProvider(),
+            TimeProvider = time,
             SandboxRoot = sandboxRoot,
             Framing = new FramingOptions { MaxLineBytes = MaxLineBytes },
             Policies = new PolicySet { Destructive = ToolPolicy.Allow },
             LoggerFactory = errors,
+            WireTap = reads,
             TransportFactory = () => new StreamTransport(agent.RunAsync, "fuzz agent"),
         });
         bridge.Events.Subscribe(events.Enqueue);
@@ -122,7 +139,7 @@ internal static class FuzzCase
         }
 
         var audit = bridge.Audit.Snapshot();
-        Check(failures, events, audit, agent, errors, outcome, bridge.ActiveWatches);
+        Check(failures, events, audit, agent, errors, outcome, bridge.ActiveWatches, reads.LastLine);
         return new FuzzCaseResult(
             seed,
             transcript.Name,
@@ -134,16 +151,23 @@ internal static class FuzzCase
             audit.Count(r => r.Kind == AuditKind.Dispatched && r.SessionId == "sess-2"));
     }
 
-    private static void Check(List<string> failures, ConcurrentQueue<ContainmentEvent> events, IReadOnlyList<AuditRecord> audit, FuzzAgent agent, ErrorLog errors, TurnOutcome? outcome, int activeWatches)
+    private static void Check(List<string> failures, ConcurrentQueue<ContainmentEvent> events, IReadOnlyList<AuditRecord> audit, FuzzAgent agent, ErrorLog errors, TurnOutcome? outcome, int activeWatches, long lastLineRead)
     {
         failures.AddRange(agent.Problems);
+
+        // The bridge reads everything the agent wrote up to its end of file; only an agent it killed (escalation, a
+        // wedge) may leave lines unread, and those cannot be held against it.
+        if (!agent.KilledEarly && lastLineRead != agent.WireLines)
+        {
+            failures.Add($"the agent wrote {agent.WireLines} wire lines and closed its stdout, the bridge read {lastLineRead}");
+        }
 
         // Every request the agent sent got exactly one response; every unreadable line one error with a null id.
         failures.AddRange(agent.AnswerMismatches().Select(m => "answers: " + m));
 
         // Every malformed line is reported as a ProtocolViolation naming its line.
         var reported = events.OfType<ProtocolViolation>().Select(v => v.Line).ToHashSet();
-        var unreported = agent.MalformedLines.Where(l => !reported.Contains(l)).ToList();
+        var unreported = agent.MalformedLines.Where(l => l <= lastLineRead && !reported.Contains(l)).ToList();
         if (unreported.Count > 0)
         {
             failures.Add($"malformed wire lines with no ProtocolViolation: {string.Join(", ", unreported)}");
@@ -176,6 +200,20 @@ internal static class FuzzCase
         if (File.Exists(FuzzMutator.EscapeCanary))
         {
             failures.Add($"a tool wrote outside the sandbox: {FuzzMutator.EscapeCanary}");
+        }
+    }
+
+    /// <summary>The last wire line number the bridge's reader handed on (every line counts, oversize ones too).</summary>
+    private sealed class ReadCounter : IWireTap
+    {
+        private long _last;
+
+        public long LastLine => Interlocked.Read(ref _last);
+
+        public void Received(long lineNumber, ReadOnlySpan<byte> line) => Interlocked.Exchange(ref _last, lineNumber);
+
+        public void Sent(ReadOnlySpan<byte> line)
+        {
         }
     }
 

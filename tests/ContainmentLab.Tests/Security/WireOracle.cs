@@ -68,9 +68,10 @@ internal static class WireOracle
         return ids.Count == 0 ? new LineVerdict(true, NullId, why) : new LineVerdict(true, null, why + ", with a readable id", ids);
     }
 
-    public static LineVerdict Classify(ReadOnlySpan<byte> line, int maxLineBytes, int maxDepth)
+    /// <param name="terminated">Whether an LF ended the line: only then is a CR before it part of the terminator (CRLF).</param>
+    public static LineVerdict Classify(ReadOnlySpan<byte> line, int maxLineBytes, int maxDepth, bool terminated = true)
     {
-        if (line.Length > 0 && line[^1] == (byte)'\r')
+        if (terminated && line.Length > 0 && line[^1] == (byte)'\r')
         {
             line = line[..^1];
         }
