@@ -20,6 +20,7 @@ internal sealed partial class Connection : IAsyncDisposable
     private readonly MessageParser _parser;
     private readonly Channel<byte[]> _outgoing = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentDictionary<RpcId, TaskCompletionSource<IncomingMessage>> _pending = new();
+    private readonly ConcurrentDictionary<Task, byte> _handling = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource<string> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _readerLoop = Task.CompletedTask;
@@ -145,6 +146,17 @@ internal sealed partial class Connection : IAsyncDisposable
             // A read stuck in the OS on a pipe nobody closes: the transport's kill ends it; we don't wait for ever.
         }
 
+        try
+        {
+            // G8: a request still being handled (a tool the bridge already cancelled, finishing) writes its terminal audit
+            // record before the host goes on to close its audit log; otherwise the file shows it dispatched, never ended.
+            await Task.WhenAll(_handling.Keys).WaitAsync(TimeSpan.FromSeconds(2), TimeProvider.System).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // A tool that ignores its cancellation: it ends on its own; the host does not wait for ever.
+        }
+
         _stop.Dispose();
     }
 
@@ -221,12 +233,24 @@ internal sealed partial class Connection : IAsyncDisposable
 
                 break;
             case MessageKind.Request:
-                _ = RespondAsync(message);
+                Track(RespondAsync(message));
                 break;
             default:
                 _handler.OnNotification(message);
                 break;
         }
+    }
+
+    /// <summary>Keeps a request's handling until it ends, so disposal can wait for it.</summary>
+    private void Track(Task handling)
+    {
+        if (handling.IsCompleted)
+        {
+            return;
+        }
+
+        _handling.TryAdd(handling, 0);
+        _ = handling.ContinueWith(static (t, s) => ((ConcurrentDictionary<Task, byte>)s!).TryRemove(t, out _), _handling, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     private async Task RespondAsync(IncomingMessage request)
