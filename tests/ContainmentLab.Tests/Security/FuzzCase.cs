@@ -139,7 +139,25 @@ internal static class FuzzCase
         }
 
         var audit = bridge.Audit.Snapshot();
-        Check(failures, events, audit, agent, errors, outcome, bridge.ActiveWatches, reads.LastLine);
+        var watches = bridge.ActiveWatches;
+        var watchesLater = watches;
+        if (watches != 0)
+        {
+            // Already a failure; tell the reader whether the timer was only late (its tool still ending) or leaked.
+            deadline = Environment.TickCount64 + 2_000;
+            while (bridge.ActiveWatches != 0 && Environment.TickCount64 < deadline)
+            {
+                await Task.Delay(10);
+            }
+
+            watchesLater = bridge.ActiveWatches;
+        }
+
+        Check(failures, events, audit, agent, errors, outcome, watches, reads.LastLine);
+        if (watches != 0)
+        {
+            failures.Add(watchesLater == 0 ? "(the timers went within 2 s: disposal returned before their tools ended)" : $"({watchesLater} still there 2 s later: leaked)");
+        }
         return new FuzzCaseResult(
             seed,
             transcript.Name,
