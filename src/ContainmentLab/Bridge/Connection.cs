@@ -20,6 +20,7 @@ internal sealed partial class Connection : IAsyncDisposable
     private readonly MessageParser _parser;
     private readonly Channel<byte[]> _outgoing = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentDictionary<RpcId, TaskCompletionSource<IncomingMessage>> _pending = new();
+    private readonly ConcurrentDictionary<Task, byte> _handling = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource<string> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _readerLoop = Task.CompletedTask;
@@ -40,6 +41,7 @@ internal sealed partial class Connection : IAsyncDisposable
     private int _wedged;
     private int _queued;
     private int _disposed;
+    private long _writeStarted;
 
     public Connection(IAgentTransport transport, FramingOptions framing, IConnectionHandler handler, IWireTap? tap, ILogger logger, TimeProvider timeProvider, TimeSpan writeStallTimeout)
     {
@@ -52,6 +54,7 @@ internal sealed partial class Connection : IAsyncDisposable
         _tap = tap;
         _logger = logger;
         _parser = new MessageParser(framing.MaxDepth);
+        _writeStarted = timeProvider.GetTimestamp();
     }
 
     /// <summary>Completes, with the reason, when the agent's output ended or the connection was stopped.</summary>
@@ -95,13 +98,20 @@ internal sealed partial class Connection : IAsyncDisposable
     {
         // Counted by hand: the single-reader unbounded channel cannot count its items.
         Interlocked.Increment(ref _queued);
-        if (_outgoing.Writer.TryWrite(line))
+        if (!_outgoing.Writer.TryWrite(line))
         {
-            return true;
+            Interlocked.Decrement(ref _queued);
+            return false;
         }
 
-        Interlocked.Decrement(ref _queued);
-        return false;
+        // G9: a flood of bad lines from an agent that does not read must not queue their answers without bound while the
+        // stall timer runs. A backlog this long is a stalled writer already: the agent is wedged (G6).
+        if (Volatile.Read(ref _queued) > _framing.MaxQueuedLines)
+        {
+            OnWedged(_time.GetElapsedTime(Interlocked.Read(ref _writeStarted)));
+        }
+
+        return true;
     }
 
     /// <summary>Fails every request still waiting for the agent, now and later.</summary>
@@ -120,11 +130,13 @@ internal sealed partial class Connection : IAsyncDisposable
     /// <summary>Lines queued for the agent and not yet written.</summary>
     public int QueuedLines => Volatile.Read(ref _queued);
 
-    private void OnWriteStalled()
+    private void OnWriteStalled() => OnWedged(_writeStallTimeout);
+
+    private void OnWedged(TimeSpan stalled)
     {
         if (Interlocked.Exchange(ref _wedged, 1) == 0 && !IsClosed)
         {
-            _handler.OnWedged(_writeStallTimeout, QueuedLines);
+            _handler.OnWedged(stalled, QueuedLines);
         }
     }
 
@@ -147,6 +159,17 @@ internal sealed partial class Connection : IAsyncDisposable
         catch (TimeoutException)
         {
             // A read stuck in the OS on a pipe nobody closes: the transport's kill ends it; we don't wait for ever.
+        }
+
+        try
+        {
+            // G8: a request still being handled (a tool the bridge already cancelled, finishing) writes its terminal audit
+            // record before the host goes on to close its audit log; otherwise the file shows it dispatched, never ended.
+            await Task.WhenAll(_handling.Keys).WaitAsync(TimeSpan.FromSeconds(2), TimeProvider.System).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // A tool that ignores its cancellation: it ends on its own; the host does not wait for ever.
         }
 
         _stop.Dispose();
@@ -270,12 +293,24 @@ internal sealed partial class Connection : IAsyncDisposable
 
                 break;
             case MessageKind.Request:
-                _ = RespondAsync(message, lease);
+                Track(RespondAsync(message, lease));
                 break;
             default:
                 _handler.OnNotification(message);
                 break;
         }
+    }
+
+    /// <summary>Keeps a request's handling until it ends, so disposal can wait for it.</summary>
+    private void Track(Task handling)
+    {
+        if (handling.IsCompleted)
+        {
+            return;
+        }
+
+        _handling.TryAdd(handling, 0);
+        _ = handling.ContinueWith(static (t, s) => ((ConcurrentDictionary<Task, byte>)s!).TryRemove(t, out _), _handling, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     private async Task RespondAsync(IncomingMessage request, IDisposable? lease)
@@ -311,6 +346,7 @@ internal sealed partial class Connection : IAsyncDisposable
                 while (_outgoing.Reader.TryRead(out var line))
                 {
                     Interlocked.Decrement(ref _queued);
+                    Interlocked.Exchange(ref _writeStarted, _time.GetTimestamp());
                     _tap?.Sent(line);
 
                     // Every write must make progress within the stall timeout, or the agent is wedged (G6). Once bytes are

@@ -19,6 +19,9 @@ public sealed class Dispatcher
     private readonly TimeProvider _time;
     private readonly Func<string, DispatchSession?> _sessions;
 
+    // Every (session, tool call id) asked for so far. Grows with the calls, like the audit log that records each.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string SessionId, string ToolCallId), byte> _asked = new();
+
     public Dispatcher(DispatcherOptions options, HostToolRegistry tools, AuditLog audit, EventHub events, TimeProvider timeProvider, Func<string, DispatchSession?> sessions)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -90,10 +93,20 @@ public sealed class Dispatcher
 
         var requestId = id.ToString();
         tool = null!;
+        session = null!;
+        call = null!;
+        if (!_asked.TryAdd((sessionId, toolCallId), 0))
+        {
+            // A tool call id names one tool call. A replay of it (a duplicated line, a reused request id) must neither run
+            // the tool a second time nor give the call a second terminal record (G8): it is refused, unaudited.
+            Violation(sessionId, request.LineNumber, $"'{toolName}' repeats tool call '{toolCallId}' of session '{sessionId}'; not dispatched again");
+            refusal = MessageWriter.Error(id, JsonRpcErrorCodes.InvalidParams, $"tool call '{toolCallId}' was already asked for");
+            return false;
+        }
+
         session = _sessions(sessionId)!;
         if (session is null)
         {
-            call = null!;
             // Nothing lost: even a call naming no live session gets its terminal record.
             _audit.Append(AuditKind.Denied, sessionId, toolCallId, toolName, requestId, "unknown session");
             Violation(sessionId, request.LineNumber, $"'{toolName}' names a session that does not exist: '{sessionId}'");
