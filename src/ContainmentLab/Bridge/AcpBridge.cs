@@ -237,6 +237,9 @@ public sealed partial class AcpBridge : IAsyncDisposable
         }
 
         await _tools.DisposeAsync().ConfigureAwait(false);
+
+        // Every tool is over: so is every watch, whichever path its tool took (no timer outlives the bridge).
+        _watchdog.EndAll();
         foreach (var session in _sessions.Values.Concat(_retiredSessions).Distinct())
         {
             session.Dispose();

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using ContainmentLab.Dispatch;
 using ContainmentLab.Events;
@@ -16,7 +17,11 @@ public sealed class Watchdog : IToolWatch
     private readonly TimeProvider _time;
     private readonly EventHub _events;
     private readonly Action<string, string> _onExpired;
+
+    /// <summary>Every watch not yet ended or expired, so that <see cref="EndAll"/> can end them.</summary>
+    private readonly ConcurrentDictionary<Watch, byte> _live = new();
     private int _active;
+    private int _ended;
 
     /// <param name="onExpired">Runs after a call expired (session id, reason): the bridge interrupts that session.</param>
     public Watchdog(WatchdogOptions options, TimeProvider timeProvider, EventHub events, Action<string, string> onExpired)
@@ -34,9 +39,22 @@ public sealed class Watchdog : IToolWatch
     /// <summary>Calls being watched right now (each with one timer).</summary>
     public int ActiveCount => Volatile.Read(ref _active);
 
+    /// <summary>
+    /// Ends every watch still running and starts no more: the bridge calls it when it stops, so no timer outlives it,
+    /// whatever path its tool took (a guarantee that holds even if an owner forgot one).
+    /// </summary>
+    public void EndAll()
+    {
+        Volatile.Write(ref _ended, 1);
+        foreach (var watch in _live.Keys)
+        {
+            watch.Dispose();
+        }
+    }
+
     public IToolWatchHandle Start(string sessionId, string toolCallId, string toolName, Action? cancelTool)
     {
-        if (!_options.Enabled)
+        if (!_options.Enabled || Volatile.Read(ref _ended) != 0)
         {
             return NoWatch.Instance;
         }
@@ -68,8 +86,11 @@ public sealed class Watchdog : IToolWatch
             _timeout = timeout;
             _start = _lastActivity = owner._time.GetTimestamp();
             _timer = owner._time.CreateTimer(static s => ((Watch)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-            _timer.Change(DueIn(_start), Timeout.InfiniteTimeSpan);
+
+            // Counted and registered before the timer is armed: it may fire at once (a clock that jumps on another thread).
             Interlocked.Increment(ref owner._active);
+            owner._live.TryAdd(this, 0);
+            _timer.Change(DueIn(_start), Timeout.InfiniteTimeSpan);
         }
 
         public string? ExpiredReason => Volatile.Read(ref _expiredReason);
@@ -81,6 +102,7 @@ public sealed class Watchdog : IToolWatch
             if (Interlocked.CompareExchange(ref _state, 1, 0) == 0)
             {
                 _timer.Dispose();
+                _owner._live.TryRemove(this, out _);
                 Interlocked.Decrement(ref _owner._active);
             }
         }
@@ -119,6 +141,7 @@ public sealed class Watchdog : IToolWatch
             }
 
             _timer.Dispose();
+            _owner._live.TryRemove(this, out _);
             Interlocked.Decrement(ref _owner._active);
             var duration = _owner._time.GetElapsedTime(_start, now);
             var silent = _owner._time.GetElapsedTime(Volatile.Read(ref _lastActivity), now);

@@ -50,6 +50,31 @@ public sealed class WatchdogTests
         Assert.That(Hangs, Has.Count.EqualTo(1), "silence for the whole window trips it");
     }
 
+    [Test]
+    public void EndAll_EndsEveryRunningWatchAndStartsNoMore()
+    {
+        var watchdog = Create();
+        var agentSide = watchdog.Start("s1", "t1", "Deploy", null);
+        var cancelled = 0;
+        var host = watchdog.Start("s2", "t2", "desktop.press", () => cancelled++);
+        Assert.That(watchdog.ActiveCount, Is.EqualTo(2));
+
+        watchdog.EndAll();
+        var late = watchdog.Start("s1", "t3", "Deploy", null);
+        _time.Advance(TimeSpan.FromHours(1));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(watchdog.ActiveCount, Is.Zero, "no timer outlives EndAll");
+            Assert.That(Hangs, Is.Empty, "an ended watch never trips, nor does one started after EndAll");
+            Assert.That(cancelled, Is.Zero);
+        });
+        agentSide.Dispose();
+        host.Dispose();
+        late.Dispose();
+        Assert.That(watchdog.ActiveCount, Is.Zero, "disposing an ended watch again changes nothing");
+    }
+
     [TestCase("desktop.press", 10, 60, TestName = "Silence_ToolTimeoutBelowWindow_TripsAtWindow")]
     [TestCase("some_agent_tool", 300, 300, TestName = "Silence_ToolTimeoutAboveWindow_TripsAtToolTimeout")]
     [TestCase("mcp__github__create_pr", 120, 120, TestName = "Silence_McpTool_TripsAt120Seconds")]
