@@ -282,4 +282,58 @@ public sealed class DispatcherTests
 
         Assert.That(response.ResultAs(AcpJsonContext.Default.RequestPermissionResponse).Outcome.Outcome, Is.EqualTo("cancelled"));
     }
+
+    // G8/G9: an agent that sends a tool call again (a duplicated line, a reused request id) gets it refused, not run
+    // twice. Found by the fuzzer: a duplicated fs/write_text_file line ran twice and left two terminal records.
+    [Category("G9")]
+    [TestCase(7, 7, TestName = "HandleAsync_SameLineTwice_RunsOnceAndRefusesTheReplay")]
+    [TestCase(7, 8, TestName = "HandleAsync_SameToolCallIdUnderANewRequestId_RunsOnceAndRefusesTheReplay")]
+    public async Task HandleAsync_ToolCallReplayed_RunsOnce(long firstId, long secondId)
+    {
+        var dispatcher = Create();
+
+        var first = Wire.Response(await dispatcher.HandleAsync(Wire.Tool(firstId, "s1", "t1", DesktopTool.Press, new { target = "Pay" })));
+        var second = Wire.Response(await dispatcher.HandleAsync(Wire.Tool(secondId, "s1", "t1", DesktopTool.Press, new { target = "Pay" })));
+
+        Assert.That(first.Error, Is.Null);
+        Assert.That(second.Error!.Code, Is.EqualTo(JsonRpcErrorCodes.InvalidParams));
+        Assert.That(second.Id, Is.EqualTo(RpcId.FromNumber(secondId)), "the replay is answered, with its own id");
+        Assert.That(_desktop.Count, Is.EqualTo(1), "the button was pressed once");
+        Assert.That(AuditChecks.ExactlyOneTerminalRecord(_audit.Snapshot()), Is.Empty);
+        Assert.That(_events.OfType<ProtocolViolation>().Single().Reason, Does.Contain("repeats tool call 't1'"));
+    }
+
+    [Test]
+    [Category("G9")]
+    public async Task HandleAsync_ReplayedFsCallAfterInterrupt_OneSkippedRecord()
+    {
+        var dispatcher = Create();
+        _session.Gate.Close(_audit, "s1", "interrupt");
+        var write = Wire.Request(3, AcpMethods.WriteTextFile, new WriteTextFileRequest("s1", "a.txt", "x"), AcpJsonContext.Default.WriteTextFileRequest);
+
+        var first = Wire.Response(await dispatcher.HandleAsync(write));
+        var second = Wire.Response(await dispatcher.HandleAsync(write));
+
+        Assert.That(first.Error!.Code, Is.EqualTo(JsonRpcErrorCodes.Interrupted));
+        Assert.That(second.Error, Is.Not.Null);
+        Assert.That(_audit.Snapshot().Count(r => r.Kind == AuditKind.Skipped), Is.EqualTo(1));
+        Assert.That(AuditChecks.ExactlyOneTerminalRecord(_audit.Snapshot()), Is.Empty);
+    }
+
+    [Test]
+    [Category("G9")]
+    public async Task HandleAsync_SameToolCallIdInAnotherSession_IsAnotherCall()
+    {
+        using var other = new DispatchSession("s2");
+        var hub = new EventHub();
+        var tools = HostToolRegistry.CreateDefault(new Sandbox(_root.FullName), _desktop, _http);
+        var dispatcher = new Dispatcher(new DispatcherOptions(), tools, _audit, hub, new FakeTimeProvider(), id => id switch { "s1" => _session, "s2" => other, _ => null });
+
+        var first = Wire.Response(await dispatcher.HandleAsync(Wire.Tool(1, "s1", "t1", DesktopTool.Press, new { target = "A" })));
+        var second = Wire.Response(await dispatcher.HandleAsync(Wire.Tool(1, "s2", "t1", DesktopTool.Press, new { target = "B" })));
+
+        Assert.That(first.Error, Is.Null);
+        Assert.That(second.Error, Is.Null);
+        Assert.That(_desktop.Count, Is.EqualTo(2));
+    }
 }
