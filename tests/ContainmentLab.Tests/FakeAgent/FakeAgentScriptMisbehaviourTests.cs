@@ -1,4 +1,5 @@
 using ContainmentLab.FakeAgent;
+using ContainmentLab.Tests.Support;
 
 namespace ContainmentLab.Tests.FakeAgent;
 
@@ -118,7 +119,7 @@ public sealed class FakeAgentScriptMisbehaviourTests
     [TestCase("orphans.yaml", typeof(SpawnStep))]
     public void Load_MisbehaviourExample_IsValidAndUsesItsStep(string name, Type stepType)
     {
-        var script = FakeAgentScript.Load(Path.Combine(FakeAgentScriptTests.FindRepositoryRoot(), "fixtures", "scripts", name));
+        var script = FakeAgentScript.Load(Path.Combine(RepositoryPaths.Root, "fixtures", "scripts", name));
 
         Assert.That(script.Prompts.SelectMany(p => p.Steps).Select(s => s.GetType()), Does.Contain(stepType));
     }
@@ -126,7 +127,7 @@ public sealed class FakeAgentScriptMisbehaviourTests
     [Test]
     public void Load_StartupFailureExample_FailsSessionNew()
     {
-        var script = FakeAgentScript.Load(Path.Combine(FakeAgentScriptTests.FindRepositoryRoot(), "fixtures", "scripts", "startup-failure.yaml"));
+        var script = FakeAgentScript.Load(Path.Combine(RepositoryPaths.Root, "fixtures", "scripts", "startup-failure.yaml"));
 
         Assert.That(script.SessionNewError, Is.EqualTo(new ScriptedError(-32603, "model not loaded")));
     }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using ContainmentLab.FakeAgent;
 using ContainmentLab.Protocol;
+using ContainmentLab.Tests.Support;
 
 namespace ContainmentLab.Tests.FakeAgent;
 
@@ -183,21 +184,8 @@ public sealed class FakeAgentScriptTests
     [TestCase("ignore-cancel.yaml")]
     public void Load_ExampleScript_IsValid(string name)
     {
-        var script = FakeAgentScript.Load(Path.Combine(FindRepositoryRoot(), "fixtures", "scripts", name));
+        var script = FakeAgentScript.Load(Path.Combine(RepositoryPaths.Root, "fixtures", "scripts", name));
 
         Assert.That(script.Prompts, Is.Not.Empty);
-    }
-
-    internal static string FindRepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "ContainmentLab.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new DirectoryNotFoundException("ContainmentLab.sln not found above " + AppContext.BaseDirectory);
     }
 }

@@ -1,6 +1,7 @@
-using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
+using System.Diagnostics;
 using System.Globalization;
+using ContainmentLab.Tests.Support;
 
 namespace ContainmentLab.Tests.Interop;
 
@@ -25,15 +26,12 @@ public sealed class InteropSetup
 
     public static string Script(string name) => Path.Combine(InteropDirectory, name);
 
-    /// <summary>The CLI as built in its own folder (src/ContainmentLab.Cli/bin/&lt;Configuration&gt;/net10.0), as the fixture tests start it.</summary>
-    public static string CliPath =>
-        Path.Combine(RepositoryRoot, "src", "ContainmentLab.Cli", "bin",
-            new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name, "net10.0", "ContainmentLab.Cli");
+    public static string CliPath => RepositoryPaths.Cli;
 
     [OneTimeSetUp]
     public async Task InstallSdkAsync()
     {
-        RepositoryRoot = FindRepositoryRoot();
+        RepositoryRoot = RepositoryPaths.Root;
         InteropDirectory = Path.Combine(RepositoryRoot, "tests", "interop");
         var node = FindOnPath(OperatingSystem.IsWindows() ? "node.exe" : "node");
         if (node is null)
@@ -74,19 +72,6 @@ public sealed class InteropSetup
     }
 
     /// <summary>Walks up from the test assembly's directory to the folder holding ContainmentLab.sln.</summary>
-    private static string FindRepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "ContainmentLab.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new DirectoryNotFoundException("ContainmentLab.sln not found above " + AppContext.BaseDirectory);
-    }
-
     private static string? FindOnPath(string name) =>
         (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
             .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)

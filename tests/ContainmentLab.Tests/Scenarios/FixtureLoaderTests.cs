@@ -1,6 +1,6 @@
 using System.Text.Json;
 using ContainmentLab.Scenarios;
-using ContainmentLab.Tests.FakeAgent;
+using ContainmentLab.Tests.Support;
 
 namespace ContainmentLab.Tests.Scenarios;
 
@@ -111,7 +111,7 @@ public sealed class FixtureLoaderTests
     [Test]
     public void Load_EveryFixtureInTheRepository_Loads()
     {
-        var root = Path.Combine(FakeAgentScriptTests.FindRepositoryRoot(), "fixtures");
+        var root = Path.Combine(RepositoryPaths.Root, "fixtures");
         var files = Directory.GetFiles(root, "*.yaml").Concat(Directory.Exists(Path.Combine(root, "hostile")) ? Directory.GetFiles(Path.Combine(root, "hostile"), "*.yaml") : []);
 
         Assert.Multiple(() =>
@@ -126,7 +126,7 @@ public sealed class FixtureLoaderTests
     [Test]
     public void Schema_IsValidJson_AndListsExactlyTheLoadersTopLevelKeys()
     {
-        using var schema = JsonDocument.Parse(File.ReadAllText(Path.Combine(FakeAgentScriptTests.FindRepositoryRoot(), "fixtures", "schema.json")));
+        using var schema = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepositoryPaths.Root, "fixtures", "schema.json")));
         var root = schema.RootElement;
 
         Assert.That(root.GetProperty("$schema").GetString(), Is.EqualTo("https://json-schema.org/draft/2020-12/schema"));

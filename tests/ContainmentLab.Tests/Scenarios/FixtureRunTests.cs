@@ -1,5 +1,5 @@
 using ContainmentLab.Scenarios;
-using ContainmentLab.Tests.FakeAgent;
+using ContainmentLab.Tests.Support;
 
 namespace ContainmentLab.Tests.Scenarios;
 
@@ -13,22 +13,17 @@ public sealed class FixtureRunTests
     /// <summary>Every fixture, subfolders included (fixtures/hostile/…), as a path relative to fixtures/; scripts/ holds scripts, not fixtures.</summary>
     public static IEnumerable<string> Fixtures()
     {
-        var root = Path.Combine(FakeAgentScriptTests.FindRepositoryRoot(), "fixtures");
+        var root = Path.Combine(RepositoryPaths.Root, "fixtures");
         return Directory.GetFiles(root, "*.yaml", SearchOption.AllDirectories)
             .Select(f => Path.GetRelativePath(root, f))
             .Where(f => !f.StartsWith("scripts" + Path.DirectorySeparatorChar, StringComparison.Ordinal))
             .Order(StringComparer.Ordinal);
     }
 
-    /// <summary>
-    /// The CLI as built in its own folder, for kill_host fixtures: the copy next to the tests lacks the assemblies the
-    /// test host gets from the ASP.NET Core shared framework (WireMock's), which the CLI's runtime config does not name.
-    /// </summary>
-    private static string HostPath =>
-        Path.Combine(FakeAgentScriptTests.FindRepositoryRoot(), "src", "ContainmentLab.Cli", "bin",
-            new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name, "net10.0", "ContainmentLab.Cli");
+    /// <summary>The CLI as built in its own folder, the host for kill_host fixtures.</summary>
+    private static string HostPath => RepositoryPaths.Cli;
 
-    private static string PathOf(string name) => Path.Combine(FakeAgentScriptTests.FindRepositoryRoot(), "fixtures", name);
+    private static string PathOf(string name) => Path.Combine(RepositoryPaths.Root, "fixtures", name);
 
     [TestCaseSource(nameof(Fixtures))]
     [CancelAfter(120_000)]

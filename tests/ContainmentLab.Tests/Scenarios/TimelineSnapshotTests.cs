@@ -1,7 +1,7 @@
 using ContainmentLab.Scenarios;
-using ContainmentLab.Tests.FakeAgent;
-using Snapshooter;
+using ContainmentLab.Tests.Support;
 using Snapshooter.NUnit;
+using Snapshooter;
 
 namespace ContainmentLab.Tests.Scenarios;
 
@@ -28,7 +28,7 @@ public sealed class TimelineSnapshotTests
     [CancelAfter(60_000)]
     public async Task Timeline_MatchesSnapshot(string fixture, CancellationToken cancellationToken)
     {
-        var path = Path.Combine(FakeAgentScriptTests.FindRepositoryRoot(), "fixtures", fixture + ".yaml");
+        var path = Path.Combine(RepositoryPaths.Root, "fixtures", fixture + ".yaml");
 
         var result = await ScenarioRunner.RunFileAsync(path, new ScenarioRunOptions(), cancellationToken);
 

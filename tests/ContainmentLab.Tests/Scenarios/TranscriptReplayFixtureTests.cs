@@ -1,5 +1,5 @@
 using ContainmentLab.Scenarios;
-using ContainmentLab.Tests.FakeAgent;
+using ContainmentLab.Tests.Support;
 
 namespace ContainmentLab.Tests.Scenarios;
 
@@ -15,7 +15,7 @@ public sealed class TranscriptReplayFixtureTests
     [CancelAfter(60_000)]
     public async Task Transcript_ReplayedByTheFakeAgent_GivesTheSameVerdict(string fixture, CancellationToken cancellationToken)
     {
-        var source = Path.Combine(FakeAgentScriptTests.FindRepositoryRoot(), "fixtures", fixture + ".yaml");
+        var source = Path.Combine(RepositoryPaths.Root, "fixtures", fixture + ".yaml");
         var folder = Directory.CreateTempSubdirectory("cl-replay-fixture-");
         try
         {
