@@ -86,6 +86,9 @@ public sealed partial class AcpBridge : IAsyncDisposable
     /// <summary>Tool calls the watchdog is watching right now; 0 when nothing runs (no timer outlives its tool).</summary>
     public int ActiveWatches => _watchdog.ActiveCount;
 
+    /// <summary>No line waits for the agent's stdin and none is being written (true when no agent runs); see <see cref="Connection.IsWriterIdle"/>.</summary>
+    internal bool IsAgentWriterIdle => _agent is not { } agent || agent.Connection.IsClosed || agent.Connection.IsWriterIdle;
+
     /// <summary>Starts the agent and initializes it. Errors (start failure, a rejected initialize, an exit during start-up) reach the caller.</summary>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {

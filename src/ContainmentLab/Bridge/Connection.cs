@@ -40,6 +40,7 @@ internal sealed partial class Connection : IAsyncDisposable
     private readonly ITimer _stallTimer;
     private int _wedged;
     private int _queued;
+    private int _inWrite;
     private int _disposed;
     private long _writeStarted;
 
@@ -129,6 +130,13 @@ internal sealed partial class Connection : IAsyncDisposable
 
     /// <summary>Lines queued for the agent and not yet written.</summary>
     public int QueuedLines => Volatile.Read(ref _queued);
+
+    /// <summary>
+    /// Nothing queued and no write or flush in progress. A test on a fake clock moves time only while this holds: the
+    /// stall timer runs from the start of a write to its return, so time moved while a write that already delivered its
+    /// bytes has not yet returned (its thread descheduled) would read as a stalled pipe.
+    /// </summary>
+    internal bool IsWriterIdle => Volatile.Read(ref _queued) == 0 && Volatile.Read(ref _inWrite) == 0;
 
     private void OnWriteStalled() => OnWedged(_writeStallTimeout);
 
@@ -343,6 +351,8 @@ internal sealed partial class Connection : IAsyncDisposable
         {
             while (await _outgoing.Reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
             {
+                // Marked before a line leaves the queue, cleared once the flush returned: idle means nothing in between.
+                Volatile.Write(ref _inWrite, 1);
                 while (_outgoing.Reader.TryRead(out var line))
                 {
                     Interlocked.Decrement(ref _queued);
@@ -358,6 +368,7 @@ internal sealed partial class Connection : IAsyncDisposable
                 _stallTimer.Change(_writeStallTimeout, Timeout.InfiniteTimeSpan);
                 await stream.FlushAsync(_stop.Token).ConfigureAwait(false);
                 _stallTimer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                Volatile.Write(ref _inWrite, 0);
             }
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
@@ -367,6 +378,11 @@ internal sealed partial class Connection : IAsyncDisposable
         {
             // The agent's stdin is gone (it exited): the reader loop sees the end of its output.
             LogWriteFailed(_logger, ex.Message);
+        }
+        finally
+        {
+            // Nothing is written any more: a write that failed or was stopped is not in progress.
+            Volatile.Write(ref _inWrite, 0);
         }
     }
 

@@ -37,7 +37,7 @@ public sealed class WedgedPipeTests
         Assert.That(await Task.Run(() => lab.Bridge.InterruptAll()).OrTimeout(5), Is.EqualTo(1));
         Assert.That(lab.Of<AgentWedged>(), Is.Empty);
 
-        lab.Time.Advance(TimeSpan.FromSeconds(5));
+        lab.Time.AdvanceDuringWrite(TimeSpan.FromSeconds(5));
         var outcomes = await Task.WhenAll(turnA, turnB).OrTimeout();
 
         Assert.That(lab.Of<AgentWedged>().Single().Stalled, Is.EqualTo(TimeSpan.FromSeconds(5)));

@@ -29,9 +29,11 @@ internal sealed class InProcessBridge : IAsyncDisposable
         };
         Bridge = new AcpBridge(configure?.Invoke(options) ?? options);
         Bridge.Events.Subscribe(Events.Enqueue);
+        Time.IsQuiet = () => Bridge.IsAgentWriterIdle;
     }
 
-    public FakeTimeProvider Time { get; } = new();
+    /// <summary>The fake clock of the bridge and the agent; its <c>Advance</c> waits until the bridge's writer is idle.</summary>
+    public QuiescentTimeProvider Time { get; } = new();
 
     public AcpBridge Bridge { get; }
 
@@ -71,13 +73,14 @@ internal sealed class InProcessBridge : IAsyncDisposable
         Func<Sandbox, VirtualDesktop, HttpClient, HostToolRegistry>? tools = null,
         WatchdogOptions? watchdog = null,
         TimeSpan? writeStallTimeout = null,
-        string? sandboxRoot = null) => new()
+        string? sandboxRoot = null,
+        Func<IAgentTransport, IAgentTransport>? transport = null) => new()
     {
         TimeProvider = o.TimeProvider,
         SandboxRoot = sandboxRoot ?? o.SandboxRoot,
         HttpClient = o.HttpClient,
         WireTap = o.WireTap,
-        TransportFactory = o.TransportFactory,
+        TransportFactory = transport is null || o.TransportFactory is not { } factory ? o.TransportFactory : () => transport(factory()),
         Command = o.Command,
         AckTimeout = ackTimeout ?? o.AckTimeout,
         Policies = policies ?? o.Policies,
@@ -86,6 +89,33 @@ internal sealed class InProcessBridge : IAsyncDisposable
         Watchdog = watchdog ?? o.Watchdog,
         WriteStallTimeout = writeStallTimeout ?? o.WriteStallTimeout,
     };
+}
+
+/// <summary>
+/// A fake clock that moves only at a quiet moment of the bridge: no line queued for the agent and none being written.
+/// Time moved while a write that has delivered its bytes is still returning (its thread descheduled on a busy machine)
+/// fires the write-stall timer, and the agent is declared wedged although nothing stalled. Only the wedged-pipe tests,
+/// whose writes are stuck on purpose, move time mid-write (<see cref="AdvanceDuringWrite"/>).
+/// </summary>
+internal sealed class QuiescentTimeProvider : FakeTimeProvider
+{
+    private static readonly TimeSpan s_quietBound = TimeSpan.FromSeconds(20);
+
+    public Func<bool> IsQuiet { get; set; } = static () => true;
+
+    /// <summary>Waits (bounded, failing loudly) until the bridge's writer is idle, then moves time on.</summary>
+    public new void Advance(TimeSpan delta)
+    {
+        if (!SpinWait.SpinUntil(IsQuiet, s_quietBound))
+        {
+            Assert.Fail($"the bridge's writer was still busy after {s_quietBound.TotalSeconds:0} s: time was not moved");
+        }
+
+        base.Advance(delta);
+    }
+
+    /// <summary>Moves time on whatever the writer is doing: for a write that is stuck on purpose.</summary>
+    public void AdvanceDuringWrite(TimeSpan delta) => base.Advance(delta);
 }
 
 /// <summary>Keeps the error responses the bridge sent, by request id, so a test can check every refusal was answered.</summary>
