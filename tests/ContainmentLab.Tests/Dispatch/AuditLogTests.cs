@@ -33,6 +33,27 @@ public sealed class AuditLogTests
     }
 
     [Test]
+    public void Began_RoundTripsThroughTheFile()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            using (var log = new AuditLog(new FakeTimeProvider(), path))
+            {
+                log.Append(AuditKind.Began, "s1", "t1", "desktop.press", "0");
+            }
+
+            Assert.That(File.ReadAllText(path), Does.Contain("\"kind\":\"began\""));
+            Assert.That(AuditLog.ReadFile(path).Single().Kind, Is.EqualTo(AuditKind.Began));
+            Assert.That(AuditKind.Began.IsTerminal(), Is.False);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Test]
     public void ReadFile_BadLine_NamesFileAndLine()
     {
         var path = Path.GetTempFileName();
