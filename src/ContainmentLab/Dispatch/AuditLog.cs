@@ -165,9 +165,10 @@ public sealed class AuditLog : IDisposable
         lock (_storeLock)
         {
             var target = Math.Min(seq, LastSeq);
-            if (Volatile.Read(ref _storedThroughSeq) >= target && !toDisk)
+            if ((Volatile.Read(ref _storedThroughSeq) >= target && !toDisk) || _disposed)
             {
-                return true;
+                // Disposed (a flush queued by an interrupt can run after the bridge closed its log): the store is closed.
+                return Volatile.Read(ref _storedThroughSeq) >= target;
             }
 
             TakePending();

@@ -289,19 +289,23 @@ public sealed class Dispatcher
         var (key, answer) = session.RegisterPermission();
 
         // The dialog's token: Stop (linked), or the end of the confirmation (below): a host closes its dialog on it.
-        using var dialog = CancellationTokenSource.CreateLinkedTokenSource(session.ToolsToken);
-        using (var bound = _time.CreateTimer(static s => ((PendingConfirm)s!).TimeOut(), new PendingConfirm(session, key), _options.ConfirmTimeout, Timeout.InfiniteTimeSpan))
+        var dialog = CancellationTokenSource.CreateLinkedTokenSource(session.ToolsToken);
+        ConfirmAnswer outcome;
+        using (_time.CreateTimer(static s => ((PendingConfirm)s!).TimeOut(), new PendingConfirm(session, key), _options.ConfirmTimeout, Timeout.InfiniteTimeSpan))
         {
             _ = AskUserAsync(confirm, request, session, key, dialog.Token);
-            var outcome = await answer.ConfigureAwait(false);
-            if (outcome != ConfirmAnswer.TimedOut)
-            {
-                return outcome;
-            }
+            outcome = await answer.ConfigureAwait(false);
         }
 
-        // Cancelled here, not on the timer: the timer could run after this method disposed the source.
-        await dialog.CancelAsync().ConfigureAwait(false);
+        if (outcome != ConfirmAnswer.TimedOut)
+        {
+            dialog.Dispose();
+            return outcome;
+        }
+
+        // Told to close here, not on the timer (which could run after the source is gone), and not awaited: the token's
+        // callbacks are the host's dialog code, and the call must not wait on them. Disposed once they ran.
+        _ = dialog.CancelAsync().ContinueWith(static (_, s) => ((CancellationTokenSource)s!).Dispose(), dialog, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         _events.Publish(new ConfirmTimedOut(_time.GetUtcNow(), request.SessionId, request.ToolCallId, request.Tool, _options.ConfirmTimeout));
         return ConfirmAnswer.TimedOut;
     }

@@ -84,7 +84,8 @@ public sealed class HttpRequestTool(HttpClient client, IReadOnlySet<string>? all
 
     private async Task<string> ReadCappedAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
-        // Every await here runs under the call's token (Stop, the watchdog's deadline).
+        // Every await here runs under the call's token (Stop, the watchdog's deadline); disposing the body stream only
+        // releases the connection (it does not drain the rest of the body).
         var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {

@@ -57,7 +57,9 @@ public sealed class InterruptGate
     /// Commits a permission answer other than <c>cancelled</c>: if the gate is open, writes its record and hands the
     /// answer's line to <paramref name="send"/> (a non-blocking enqueue) under the lock, so an answer decided before the
     /// gate closed is also queued before anything the interrupt queues (its <c>session/cancel</c>). False when the gate
-    /// closed first: only <c>cancelled</c> may be answered now.
+    /// closed first: only <c>cancelled</c> may be answered now. A queue over its cap may make <paramref name="send"/> declare
+    /// the agent wedged, which interrupts every session, this one too, on this thread: the lock is re-entrant, and the
+    /// answer is queued before that close.
     /// </summary>
     public bool TryAnswer(AuditLog audit, string sessionId, string toolCallId, string? title, string requestId, string outcome, Func<byte[], bool>? send, byte[] answer)
     {

@@ -124,6 +124,24 @@ public sealed class AuditStoreFailureTests
     }
 
     [Test]
+    public void Flush_AfterDispose_NoWriteNoFailure()
+    {
+        // The flush an interrupt queues on the thread pool may run after the bridge closed its log.
+        var events = new List<ContainmentEvent>();
+        var hub = new EventHub();
+        hub.Subscribe(events.Add);
+        var store = new FailingStream { Capacity = long.MaxValue };
+        var log = new AuditLog(new FakeTimeProvider(), store, "mem", hub);
+        log.Append(AuditKind.Dispatched, "s1", "t1", "desktop.press", "1");
+        log.Dispose();
+        log.Append(AuditKind.Completed, "s1", "t1", "desktop.press", "1");
+
+        Assert.That(log.Flush(toDisk: true), Is.False, "the record after Dispose is in memory only");
+        Assert.That(events, Is.Empty, "a closed store is not a failing one");
+        Assert.That(log.Unstored().Select(r => r.Seq), Is.EqualTo(new long[] { 2 }));
+    }
+
+    [Test]
     public void Append_StringsWithLoneSurrogates_NeverThrow_AndAreWrittenWithReplacementCharacters()
     {
         // A session id or tool call id is the agent's choice, and JSON can carry a lone surrogate ("\ud800"), which UTF-8
