@@ -95,4 +95,32 @@ public sealed class AuditLogTests
             File.Delete(path);
         }
     }
+
+    [Test]
+    public void AppendAndFlushThrough_FromManyThreads_TheFileHoldsEveryRecordOnceInSequenceOrder()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            using (var log = new AuditLog(new FakeTimeProvider(), path))
+            {
+                Parallel.For(0, 8, t =>
+                {
+                    for (var i = 0; i < 500; i++)
+                    {
+                        var record = log.Append(AuditKind.Dispatched, "s1", $"{t}-{i}", "desktop.press", null);
+                        Assert.That(log.FlushThrough(record.Seq), Is.True);
+                        Assert.That(log.StoredThroughSeq, Is.GreaterThanOrEqualTo(record.Seq));
+                    }
+                });
+                Assert.That(log.Unstored(), Is.Empty);
+            }
+
+            Assert.That(AuditLog.ReadFile(path).Select(r => r.Seq), Is.EqualTo(Enumerable.Range(1, 4000).Select(i => (long)i)));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }

@@ -54,4 +54,45 @@ public sealed class PermissionOrderTests
         Assert.That(sent.Skip(cancel).Where(l => l.Contains("\"outcome\":\"selected\"", StringComparison.Ordinal)), Is.Empty, "nothing but 'cancelled' after the cancel");
         Assert.That(lab.Bridge.Desktop.Count, Is.Zero, "the tool after the permission never ran");
     }
+
+    [Test]
+    public async Task Interrupt_RacingTheDecision_NoSelectedAnswerAfterTheCancelOnTheWire([Range(1, 20)] int trial)
+    {
+        // Stop from another thread while the policy decides: whichever wins, the wire never shows a grant after the cancel.
+        var tap = new LineTap();
+        await using var lab = await InProcessBridge.StartAsync("""
+            prompts:
+              - steps:
+                  - permission: { title: "Delete the report", kind: delete }
+                  - permission: { title: "Delete the backup", kind: delete }
+                  - end: end_turn
+            """, o => LabOptions.With(o, tap, new PolicySet { Destructive = ToolPolicy.Allow }));
+        var session = await lab.Bridge.NewSessionAsync();
+        Task stopping = Task.CompletedTask;
+        var pressed = 0;
+        using var stop = lab.Bridge.Events.Subscribe(e =>
+        {
+            if (e is PermissionRequested && Interlocked.Exchange(ref pressed, 1) == 0)
+            {
+                stopping = Task.Run(() =>
+                {
+                    Thread.SpinWait(trial * 50);
+                    lab.Bridge.Interrupt(session);
+                });
+            }
+        });
+
+        var outcome = await lab.Bridge.PromptAsync(session, "go").OrTimeout();
+        await stopping.OrTimeout();
+
+        var sent = tap.Sent();
+        var cancel = sent.FindIndex(l => l.Contains($"\"method\":\"{AcpMethods.SessionCancel}\"", StringComparison.Ordinal));
+        Assert.That(outcome.End, Is.AnyOf(TurnEnd.Cancelled, TurnEnd.Completed), "Stop may come after the turn's end");
+        if (cancel >= 0)
+        {
+            Assert.That(sent.Skip(cancel).Where(l => l.Contains("\"outcome\":\"selected\"", StringComparison.Ordinal)), Is.Empty, "wire order:\n" + string.Join('\n', sent));
+        }
+
+        Assert.That(AuditChecks.NoDispatchAfterInterrupt(lab.Audit), Is.Empty);
+    }
 }
