@@ -9,6 +9,11 @@ public sealed partial class AcpBridge
     /// <summary>Routes what the agent sends: requests to the dispatcher, updates to their session, the rest is a violation.</summary>
     private sealed class ConnectionHandler(AcpBridge bridge, Agent agent) : IConnectionHandler
     {
+        // The dispatcher queues a permission answer itself, under the session gate's lock (G1: the answer and an
+        // interrupt's session/cancel reach the wire in the order of the decision and the gate's close). One delegate per
+        // connection, made on first use: the connection is created after its handler.
+        private Func<byte[], bool>? _send;
+
         /// <summary>
         /// The agent stopped reading: close every gate (nothing more dispatches), then kill it; its death completes every
         /// pending await. Runs on the stall timer, never on the writer (which is the one stuck).
@@ -29,7 +34,7 @@ public sealed partial class AcpBridge
         {
             if (bridge._dispatcher.Handles(request.Method!))
             {
-                return bridge._dispatcher.HandleAsync(request);
+                return bridge._dispatcher.HandleAsync(request, _send ??= agent.Connection.Enqueue);
             }
 
             OnViolation(request.LineNumber, $"unknown method '{request.Method}'");

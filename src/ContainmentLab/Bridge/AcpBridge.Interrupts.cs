@@ -70,11 +70,13 @@ public sealed partial class AcpBridge
             turn.ArmAckTimer(() => _time.CreateTimer(_ => OnAckTimeout(turn), null, _options.AckTimeout, Timeout.InfiniteTimeSpan));
         }
 
-        // The interrupt record leaves the process soon, without making Stop wait on the disk. Without a file there is
-        // nothing to flush: queueing the work item anyway would only wake a thread beside the ack path.
+        // The interrupt record leaves the process soon, and reaches the disk (fsync), without making Stop wait on the disk:
+        // on the thread pool, where Flush never throws (a failing store is reported as AuditFailed, the records stay in
+        // memory). Without a file there is nothing to flush: queueing the work item anyway would only wake a thread beside
+        // the ack path.
         if (Audit.Path is not null)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(static audit => audit.Flush(), Audit, preferLocal: false);
+            ThreadPool.UnsafeQueueUserWorkItem(static audit => audit.Flush(toDisk: true), Audit, preferLocal: false);
         }
         return true;
     }

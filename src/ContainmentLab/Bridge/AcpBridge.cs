@@ -44,7 +44,7 @@ public sealed partial class AcpBridge : IAsyncDisposable
         _time = options.TimeProvider;
         _logger = options.LoggerFactory?.CreateLogger<AcpBridge>() ?? (ILogger)NullLogger.Instance;
         Events = new EventHub(_logger);
-        Audit = new AuditLog(_time, options.AuditPath);
+        Audit = new AuditLog(_time, options.AuditPath, Events);
         Sandbox = new Sandbox(options.SandboxRoot ?? Directory.CreateTempSubdirectory("containmentlab-sandbox-").FullName);
         _ownsHttpClient = options.HttpClient is null;
         _httpClient = options.HttpClient ?? new HttpClient();
@@ -58,7 +58,7 @@ public sealed partial class AcpBridge : IAsyncDisposable
             }
         });
         _dispatcher = new Dispatcher(
-            new DispatcherOptions { Policies = options.Policies, ConfirmAsync = options.ConfirmAsync, Watch = _watchdog },
+            new DispatcherOptions { Policies = options.Policies, ConfirmAsync = options.ConfirmAsync, ConfirmTimeout = options.ConfirmTimeout, Watch = _watchdog },
             _tools,
             Audit,
             Events,

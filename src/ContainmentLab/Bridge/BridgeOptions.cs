@@ -41,6 +41,9 @@ public sealed class BridgeOptions
     /// <summary>The user's dialog for the confirm policy (true = allow). Without one, confirm means deny.</summary>
     public Func<ConfirmRequest, CancellationToken, ValueTask<bool>>? ConfirmAsync { get; init; }
 
+    /// <summary>How long the confirm dialog may stay unanswered: then it counts as a denial (<see cref="DispatcherOptions.ConfirmTimeout"/>).</summary>
+    public TimeSpan ConfirmTimeout { get; init; } = DispatcherOptions.DefaultConfirmTimeout;
+
     /// <summary>The client the <c>http.request</c> tool uses (default: one owned by the bridge).</summary>
     public HttpClient? HttpClient { get; init; }
 
@@ -50,7 +53,10 @@ public sealed class BridgeOptions
     /// <summary>Replaces the standard host tools.</summary>
     public Func<Sandbox, VirtualDesktop, HttpClient, HostToolRegistry>? Tools { get; init; }
 
-    /// <summary>Where the audit log is written as JSON Lines; null keeps it in memory only.</summary>
+    /// <summary>
+    /// Where the audit log is written as JSON Lines; null keeps it in memory only. When the file cannot be written (a full
+    /// disk) no host tool runs, Stop still works, and <see cref="Events.AuditFailed"/> says why (see <see cref="AuditLog"/>).
+    /// </summary>
     public string? AuditPath { get; init; }
 
     public IWireTap? WireTap { get; init; }

@@ -341,7 +341,11 @@ internal sealed partial class Connection : IAsyncDisposable
             lease?.Dispose();
         }
 
-        Enqueue(response);
+        // Empty: the handler queued the answer itself, at the moment it decided it (a permission answer, under its gate).
+        if (response.Length != 0)
+        {
+            Enqueue(response);
+        }
     }
 
     private async Task WriteLoopAsync()

@@ -5,7 +5,7 @@ namespace ContainmentLab.Bridge;
 /// <summary>What the connection hands up: the agent's requests and notifications, and what broke the protocol.</summary>
 internal interface IConnectionHandler
 {
-    /// <summary>Answers one agent→host request with the response line. Must not throw.</summary>
+    /// <summary>Answers one agent→host request with the response line (an empty line: the handler queued its answer itself). Must not throw.</summary>
     ValueTask<byte[]> OnRequestAsync(IncomingMessage request);
 
     void OnNotification(IncomingMessage notification);

@@ -3,11 +3,16 @@ namespace ContainmentLab.Dispatch;
 /// <summary>The guarantees that can be read off an audit log, each returning the violations it found (empty = held).</summary>
 public static class AuditChecks
 {
-    /// <summary>G1: no <c>dispatched</c> record of a session has a higher sequence number than that session's <c>interrupted</c> record.</summary>
+    /// <summary>
+    /// G1: no <c>dispatched</c> or <c>began</c> record of a session has a higher sequence number than that session's
+    /// <c>interrupted</c> record; every <c>began</c> follows its call's <c>dispatched</c>, once.
+    /// </summary>
     public static IReadOnlyList<string> NoDispatchAfterInterrupt(IReadOnlyList<AuditRecord> records)
     {
         ArgumentNullException.ThrowIfNull(records);
         var interruptedAt = new Dictionary<string, long>(StringComparer.Ordinal);
+        var dispatched = new HashSet<(string, string?, string?)>();
+        var began = new HashSet<(string, string?, string?)>();
         var violations = new List<string>();
         foreach (var record in records.OrderBy(r => r.Seq))
         {
@@ -16,20 +21,47 @@ public static class AuditChecks
                 continue;
             }
 
-            if (record.Kind == AuditKind.Interrupted)
+            var key = (session, record.ToolCallId, record.RequestId);
+            switch (record.Kind)
             {
-                interruptedAt.TryAdd(session, record.Seq);
-            }
-            else if (record.Kind == AuditKind.Dispatched && interruptedAt.TryGetValue(session, out var at))
-            {
-                violations.Add($"G1: session '{session}' dispatched {record.Tool} ({record.ToolCallId}) at seq {record.Seq}, after its interrupt at seq {at}");
+                case AuditKind.Interrupted:
+                    interruptedAt.TryAdd(session, record.Seq);
+                    break;
+                case AuditKind.Dispatched:
+                    dispatched.Add(key);
+                    if (interruptedAt.TryGetValue(session, out var at))
+                    {
+                        violations.Add($"G1: session '{session}' dispatched {record.Tool} ({record.ToolCallId}) at seq {record.Seq}, after its interrupt at seq {at}");
+                    }
+
+                    break;
+                case AuditKind.Began:
+                    if (interruptedAt.TryGetValue(session, out var since))
+                    {
+                        violations.Add($"G1: session '{session}' began the side effect of {record.Tool} ({record.ToolCallId}) at seq {record.Seq}, after its interrupt at seq {since}");
+                    }
+
+                    if (!dispatched.Contains(key))
+                    {
+                        violations.Add($"G1: {record.Tool} ({record.ToolCallId}) of session '{session}' began its side effect at seq {record.Seq} without a dispatched record before it");
+                    }
+
+                    if (!began.Add(key))
+                    {
+                        violations.Add($"G1: {record.Tool} ({record.ToolCallId}) of session '{session}' began its side effect a second time at seq {record.Seq}");
+                    }
+
+                    break;
             }
         }
 
         return violations;
     }
 
-    /// <summary>G8: every tool call ends in exactly one terminal record, and every <c>dispatched</c> one is followed by its end.</summary>
+    /// <summary>
+    /// G8: every tool call ends in exactly one terminal record, and every <c>dispatched</c> one is followed by its end.
+    /// <c>began</c> is not terminal: it is ignored here (G1 checks it).
+    /// </summary>
     public static IReadOnlyList<string> ExactlyOneTerminalRecord(IReadOnlyList<AuditRecord> records)
     {
         ArgumentNullException.ThrowIfNull(records);

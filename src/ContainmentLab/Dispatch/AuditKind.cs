@@ -19,6 +19,13 @@ public enum AuditKind
 
     /// <summary>A permission request and how it was answered.</summary>
     Permission,
+
+    /// <summary>
+    /// A dispatched host tool begins its side effect (the desktop action, the write, the process start, the HTTP send):
+    /// checked against the gate at that moment, under its lock. Not terminal: <c>dispatched</c> → <c>began</c> → terminal.
+    /// Appended last so the enum's numbers of the older kinds stay as they were (transcripts carry them).
+    /// </summary>
+    Began,
 }
 
 public static class AuditKinds
@@ -38,6 +45,7 @@ public static class AuditKinds
         AuditKind.DryRun => "dry-run",
         AuditKind.Interrupted => "interrupted",
         AuditKind.Permission => "permission",
+        AuditKind.Began => "began",
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 
@@ -52,6 +60,7 @@ public static class AuditKinds
         "dry-run" => AuditKind.DryRun,
         "interrupted" => AuditKind.Interrupted,
         "permission" => AuditKind.Permission,
+        "began" => AuditKind.Began,
         _ => throw new FormatException($"unknown audit kind '{wireName}'"),
     };
 }

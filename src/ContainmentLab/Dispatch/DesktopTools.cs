@@ -32,6 +32,8 @@ public sealed class DesktopTool : HostTool
 
     public override bool ReportsActivity => false;
 
+    public override bool BeginsSideEffectItself => true;
+
     public override ToolClass Classify(JsonElement arguments) => ToolClass.SideEffect;
 
     public override string Describe(JsonElement arguments) => _name switch
@@ -45,12 +47,16 @@ public sealed class DesktopTool : HostTool
     {
         ArgumentNullException.ThrowIfNull(call);
         cancellationToken.ThrowIfCancellationRequested();
-        var action = _name switch
+        var (verb, target, value) = _name switch
         {
-            Press => _desktop.Record(call.SessionId, call.ToolCallId, "press", RequiredString(call.Arguments, "target"), null),
-            SetValue => _desktop.Record(call.SessionId, call.ToolCallId, "set_value", RequiredString(call.Arguments, "target"), RequiredString(call.Arguments, "value")),
-            _ => _desktop.Record(call.SessionId, call.ToolCallId, "key", RequiredString(call.Arguments, "keys"), null),
+            Press => ("press", RequiredString(call.Arguments, "target"), null),
+            SetValue => ("set_value", RequiredString(call.Arguments, "target"), RequiredString(call.Arguments, "value")),
+            _ => ("key", RequiredString(call.Arguments, "keys"), (string?)null),
         };
+
+        // The effect is the desktop action itself: checked against the gate now, with nothing between the check and it.
+        call.BeginSideEffect();
+        var action = _desktop.Record(call.SessionId, call.ToolCallId, verb, target, value);
 
         // The ContainmentToolResponse shape {"output":{"done","target"}}, written once: no dictionary, no intermediate element.
         return ValueTask.FromResult(JsonElementWriter.Build(action, static (w, a) =>

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using ContainmentLab.Protocol;
 
 namespace ContainmentLab.Dispatch;
 
@@ -11,7 +10,7 @@ namespace ContainmentLab.Dispatch;
 public sealed class DispatchSession : IDisposable
 {
     private readonly CancellationTokenSource _tools = new();
-    private readonly ConcurrentDictionary<long, TaskCompletionSource<PermissionOutcome>> _permissions = new();
+    private readonly ConcurrentDictionary<long, TaskCompletionSource<ConfirmAnswer>> _permissions = new();
     private readonly List<Action> _onInterrupt = [];
     private long _nextPermission;
     private volatile bool _turnRunning;
@@ -48,35 +47,35 @@ public sealed class DispatchSession : IDisposable
     /// <summary>Cancelled when the session is interrupted: every in-flight host tool of the session observes it.</summary>
     public CancellationToken ToolsToken => _tools.Token;
 
-    internal (long Key, Task<PermissionOutcome> Answer) RegisterPermission()
+    internal (long Key, Task<ConfirmAnswer> Answer) RegisterPermission()
     {
         var key = Interlocked.Increment(ref _nextPermission);
-        var source = new TaskCompletionSource<PermissionOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var source = new TaskCompletionSource<ConfirmAnswer>(TaskCreationOptions.RunContinuationsAsynchronously);
         _permissions[key] = source;
 
         // An interrupt that closed the gate just before we registered has already answered the others: answer this one
         // too, or it would wait on the user with the session stopped.
         if (Gate.IsClosed)
         {
-            AnswerPermission(key, PermissionOutcome.Cancelled);
+            AnswerPermission(key, ConfirmAnswer.Cancelled);
         }
 
         return (key, source.Task);
     }
 
-    /// <summary>Answers a pending permission request exactly once; false when it was already answered.</summary>
-    internal bool AnswerPermission(long key, PermissionOutcome outcome) =>
+    /// <summary>Answers a pending confirmation exactly once (the first answer wins); false when it was already answered.</summary>
+    internal bool AnswerPermission(long key, ConfirmAnswer outcome) =>
         _permissions.TryRemove(key, out var source) && source.TrySetResult(outcome);
 
     /// <summary>
-    /// After the gate closed: answer every pending permission request <c>cancelled</c> and cancel the host tools.
+    /// After the gate closed: answer every pending confirmation <c>cancelled</c> and cancel the host tools.
     /// The token is cancelled asynchronously so that the caller (Interrupt) never runs tool callbacks itself.
     /// </summary>
     internal void CancelInFlight()
     {
         foreach (var key in _permissions.Keys)
         {
-            AnswerPermission(key, PermissionOutcome.Cancelled);
+            AnswerPermission(key, ConfirmAnswer.Cancelled);
         }
 
         _ = _tools.CancelAsync();

@@ -6,10 +6,19 @@ namespace ContainmentLab.Dispatch;
 
 /// <summary>
 /// Every agent→host request passes here. For a tool call: resolve the session, take a gate ticket (the
-/// <c>dispatched</c> record, written and flushed before the tool runs), apply the policy, re-check the gate after
-/// any await on the user, run the tool under the session's token, and end in exactly one terminal audit record.
-/// A request the gate refuses is answered with an error at once, so the agent is never left waiting.
+/// <c>dispatched</c> record, written to the audit store before the tool runs: if it cannot be stored the tool does not
+/// run), apply the policy, re-check the gate after any await on the user, check the gate again where the tool begins
+/// its side effect (<c>began</c>), run the tool under the session's token, and end in exactly one terminal audit
+/// record. A request the gate refuses is answered with an error at once, so the agent is never left waiting.
 /// </summary>
+/// <remarks>
+/// Every await here, and what bounds it (G3): <see cref="HandlePermissionAsync"/>, <see cref="DispatchAsync"/> and
+/// <see cref="RunAsync"/> only await the steps below. <see cref="ConfirmAsync"/> awaits the user's answer, bounded by
+/// <see cref="DispatcherOptions.ConfirmTimeout"/> and by Stop. <see cref="HostTool.InvokeAsync"/> is bounded by the
+/// call's token: Stop cancels it, and so does the watchdog at the call's deadline (the bridge always gives one; a host
+/// that disables its watchdog leaves a tool that never ends to Stop). <see cref="AskUserAsync"/> awaits the host's
+/// dialog, which is told to close (its token) when the confirmation is over; nothing waits on that task.
+/// </remarks>
 public sealed class Dispatcher
 {
     private readonly DispatcherOptions _options;
@@ -18,6 +27,9 @@ public sealed class Dispatcher
     private readonly EventHub _events;
     private readonly TimeProvider _time;
     private readonly Func<string, DispatchSession?> _sessions;
+
+    /// <summary>The answer <see cref="HandleAsync"/> returns when it queued its answer itself (through its <c>send</c>).</summary>
+    public static readonly byte[] AnsweredAlready = [];
 
     // Every (session, tool call id) asked for so far. Grows with the calls, like the audit log that records each.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string SessionId, string ToolCallId), byte> _asked = new();
@@ -30,6 +42,11 @@ public sealed class Dispatcher
         ArgumentNullException.ThrowIfNull(events);
         ArgumentNullException.ThrowIfNull(timeProvider);
         ArgumentNullException.ThrowIfNull(sessions);
+        if (options.ConfirmTimeout <= TimeSpan.Zero || options.ConfirmTimeout > TimeSpan.FromDays(49))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.ConfirmTimeout, "ConfirmTimeout must be positive and at most 49 days");
+        }
+
         _options = options;
         _tools = tools;
         _audit = audit;
@@ -43,7 +60,14 @@ public sealed class Dispatcher
         method is AcpMethods.RequestPermission or AcpMethods.ContainmentTool || _tools.HandlesMethod(method);
 
     /// <summary>Answers one request; never throws. The result is the response line to write.</summary>
-    public async ValueTask<byte[]> HandleAsync(IncomingMessage request)
+    /// <param name="send">
+    /// Queues a line for the agent without blocking (the connection's writer queue). Given, a permission answer other
+    /// than <c>cancelled</c> is queued through it under the session gate's lock, so it is on the wire before the
+    /// <c>session/cancel</c> of any interrupt that closed the gate after the decision, and never after one that closed it
+    /// before (G1); the result is then <see cref="AnsweredAlready"/>, which the caller does not write. Without it the
+    /// decision is still linearized with the gate, but the caller writes the answer, in whatever order it likes.
+    /// </param>
+    public async ValueTask<byte[]> HandleAsync(IncomingMessage request, Func<byte[], bool>? send = null)
     {
         ArgumentNullException.ThrowIfNull(request);
         var id = request.Id ?? throw new ArgumentException("a request has an id", nameof(request));
@@ -51,7 +75,7 @@ public sealed class Dispatcher
         {
             if (request.Method == AcpMethods.RequestPermission)
             {
-                return await HandlePermissionAsync(request, id).ConfigureAwait(false);
+                return await HandlePermissionAsync(request, id, send).ConfigureAwait(false);
             }
 
             if (!TryResolveTool(request, id, out var tool, out var call, out var session, out var refusal))
@@ -115,7 +139,7 @@ public sealed class Dispatcher
         }
 
         // Built once, with its session: every copy of the record is an allocation per dispatched call.
-        call = new ToolInvocation(sessionId, toolCallId, toolName, arguments, requestId) { Session = session };
+        call = new ToolInvocation(sessionId, toolCallId, toolName, arguments, requestId) { Session = session, Audit = _audit };
         if (!session.AcceptsRequests)
         {
             // The rule for acting in a session: only while it has a running turn. The agent serves all sessions over one
@@ -167,8 +191,15 @@ public sealed class Dispatcher
             return Skip(call, id, "the session was interrupted");
         }
 
-        _audit.Flush();
+        // G8, fail closed: the tool runs only once its dispatched record is in the store (written to the OS). A store that
+        // fails (a full disk) stops every tool, not Stop: the gate and the in-memory log never touch the store.
+        var stored = _audit.FlushThrough(dispatched.Seq);
         _events.Publish(new ToolDispatched(_time.GetUtcNow(), call.SessionId, call.ToolCallId, call.Tool, dispatched.Seq));
+        if (!stored)
+        {
+            var why = $"not run: its dispatched record could not be stored in the audit log ({_audit.Failure?.Error ?? "the store failed"})";
+            return End(call, AuditKind.Failed, why, MessageWriter.Error(id, JsonRpcErrorCodes.InternalError, $"'{call.Tool}' {why}"));
+        }
 
         var toolClass = tool.Classify(call.Arguments);
         var policy = _options.Policies.For(call.Tool, toolClass);
@@ -180,14 +211,20 @@ public sealed class Dispatcher
                 var wouldDo = tool.Describe(call.Arguments);
                 return End(call, AuditKind.DryRun, wouldDo, MessageWriter.Result(id, tool.DryRunResult(wouldDo), AcpJsonContext.Default.JsonElement));
             case ToolPolicy.Confirm:
-                var allowed = await ConfirmAsync(new ConfirmRequest(call.SessionId, call.ToolCallId, call.Tool, toolClass, tool.Describe(call.Arguments)), session).ConfigureAwait(false);
-                if (allowed is null || session.Gate.IsClosed)
+                var answer = await ConfirmAsync(new ConfirmRequest(call.SessionId, call.ToolCallId, call.Tool, toolClass, tool.Describe(call.Arguments)), session).ConfigureAwait(false);
+                if (answer == ConfirmAnswer.Cancelled || session.Gate.IsClosed)
                 {
                     // Stop came while the user was looking at the dialog: the answer no longer counts.
                     return End(call, AuditKind.Canceled, "interrupted while awaiting confirmation", MessageWriter.Error(id, JsonRpcErrorCodes.Interrupted, "the session was interrupted"));
                 }
 
-                if (allowed == false)
+                if (answer == ConfirmAnswer.TimedOut)
+                {
+                    var why = $"no answer from the user within {Seconds(_options.ConfirmTimeout)} s: a timed-out confirmation is a denial";
+                    return End(call, AuditKind.Denied, why, MessageWriter.Error(id, JsonRpcErrorCodes.Denied, $"'{call.Tool}' was not confirmed: {why}"));
+                }
+
+                if (answer == ConfirmAnswer.No)
                 {
                     return End(call, AuditKind.Denied, "the user declined", MessageWriter.Error(id, JsonRpcErrorCodes.Denied, $"the user declined '{call.Tool}'"));
                 }
@@ -208,8 +245,20 @@ public sealed class Dispatcher
         {
             token.ThrowIfCancellationRequested();
             var running = watch is null || !tool.ReportsActivity ? call : call with { ReportActivity = watch.ReportActivity };
+            if (!tool.BeginsSideEffectItself)
+            {
+                // The tool's effect starts in InvokeAsync's first synchronous step: this is the moment before it.
+                running.BeginSideEffect();
+            }
+
+            // Bounded by the token: Stop and the watchdog's deadline cancel it (see the class remarks).
             var result = await tool.InvokeAsync(running, token).ConfigureAwait(false);
             return End(call, AuditKind.Completed, null, MessageWriter.Result(id, result, AcpJsonContext.Default.JsonElement));
+        }
+        catch (ToolInterruptedException)
+        {
+            // The gate closed after the call was dispatched and before its effect began (G1): nothing happened.
+            return End(call, AuditKind.Canceled, "interrupted before its side effect began", MessageWriter.Error(id, JsonRpcErrorCodes.Interrupted, $"'{call.Tool}' not run: session '{call.SessionId}' was interrupted"));
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
@@ -226,30 +275,59 @@ public sealed class Dispatcher
         }
     }
 
-    /// <summary>The user's answer, or null when the session was interrupted first.</summary>
-    private async ValueTask<bool?> ConfirmAsync(ConfirmRequest request, DispatchSession session)
+    /// <summary>
+    /// The user's answer: Yes or No, Cancelled when the session was interrupted first, TimedOut when nobody answered
+    /// within <see cref="DispatcherOptions.ConfirmTimeout"/>. Bounded by that timer and by Stop, whatever the dialog does.
+    /// </summary>
+    private async ValueTask<ConfirmAnswer> ConfirmAsync(ConfirmRequest request, DispatchSession session)
     {
         if (_options.ConfirmAsync is not { } confirm)
         {
-            return false;
+            return ConfirmAnswer.No;
         }
 
         var (key, answer) = session.RegisterPermission();
-        _ = AskUserAsync(confirm, request, session, key);
-        var outcome = await answer.ConfigureAwait(false);
-        return outcome.Outcome == "cancelled" ? null : outcome.OptionId == "allow";
+
+        // The dialog's token: Stop (linked), or the end of the confirmation (below): a host closes its dialog on it.
+        var dialog = CancellationTokenSource.CreateLinkedTokenSource(session.ToolsToken);
+        ConfirmAnswer outcome;
+        using (_time.CreateTimer(static s => ((PendingConfirm)s!).TimeOut(), new PendingConfirm(session, key), _options.ConfirmTimeout, Timeout.InfiniteTimeSpan))
+        {
+            _ = AskUserAsync(confirm, request, session, key, dialog.Token);
+            outcome = await answer.ConfigureAwait(false);
+        }
+
+        if (outcome != ConfirmAnswer.TimedOut)
+        {
+            dialog.Dispose();
+            return outcome;
+        }
+
+        // Told to close here, not on the timer (which could run after the source is gone), and not awaited: the token's
+        // callbacks are the host's dialog code, and the call must not wait on them. Disposed once they ran.
+        _ = dialog.CancelAsync().ContinueWith(static (_, s) => ((CancellationTokenSource)s!).Dispose(), dialog, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        _events.Publish(new ConfirmTimedOut(_time.GetUtcNow(), request.SessionId, request.ToolCallId, request.Tool, _options.ConfirmTimeout));
+        return ConfirmAnswer.TimedOut;
     }
 
-    private static async Task AskUserAsync(Func<ConfirmRequest, CancellationToken, ValueTask<bool>> confirm, ConfirmRequest request, DispatchSession session, long key)
+    /// <summary>The timer's state: which confirmation to answer TimedOut (the first answer wins).</summary>
+    private sealed class PendingConfirm(DispatchSession session, long key)
     {
+        public void TimeOut() => session.AnswerPermission(key, ConfirmAnswer.TimedOut);
+    }
+
+    private static async Task AskUserAsync(Func<ConfirmRequest, CancellationToken, ValueTask<bool>> confirm, ConfirmRequest request, DispatchSession session, long key, CancellationToken dialogToken)
+    {
+        // Not bounded here, and need not be: nothing awaits this task. The confirmation it answers is bounded by its
+        // timer and by Stop, and the dialog is told to close (dialogToken) when either comes first.
         bool yes;
         try
         {
-            yes = await confirm(request, session.ToolsToken).ConfigureAwait(false);
+            yes = await confirm(request, dialogToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (dialogToken.IsCancellationRequested)
         {
-            session.AnswerPermission(key, PermissionOutcome.Cancelled);
+            session.AnswerPermission(key, ConfirmAnswer.Cancelled);
             return;
         }
 #pragma warning disable CA1031 // A failing dialog is a "no", never a crash of the dispatcher.
@@ -259,10 +337,10 @@ public sealed class Dispatcher
             yes = false;
         }
 
-        session.AnswerPermission(key, PermissionOutcome.Selected(yes ? "allow" : "reject"));
+        session.AnswerPermission(key, yes ? ConfirmAnswer.Yes : ConfirmAnswer.No);
     }
 
-    private async ValueTask<byte[]> HandlePermissionAsync(IncomingMessage request, RpcId id)
+    private async ValueTask<byte[]> HandlePermissionAsync(IncomingMessage request, RpcId id, Func<byte[], bool>? send)
     {
         var p = request.ParamsAs(AcpJsonContext.Default.RequestPermissionRequest);
         var session = _sessions(p.SessionId);
@@ -282,36 +360,51 @@ public sealed class Dispatcher
         }
 
         _events.Publish(new PermissionRequested(_time.GetUtcNow(), p.SessionId, toolCallId, p.ToolCall.Title));
-        PermissionOutcome outcome;
-        if (session.Gate.IsClosed)
-        {
-            outcome = PermissionOutcome.Cancelled;
-        }
-        else
+        var requestId = id.ToString();
+        if (!session.Gate.IsClosed)
         {
             var toolClass = ClassifyKind(p.ToolCall.Kind);
             var policy = _options.Policies.For(p.ToolCall.Title ?? string.Empty, toolClass);
             var allow = p.Options.FirstOrDefault(o => o.Kind is "allow_once" or "allow_always");
             var reject = p.Options.FirstOrDefault(o => o.Kind is "reject_once" or "reject_always");
-            bool? yes = policy switch
+            var answer = policy switch
             {
-                ToolPolicy.Allow => true,
+                ToolPolicy.Allow => ConfirmAnswer.Yes,
                 ToolPolicy.Confirm => await ConfirmAsync(new ConfirmRequest(p.SessionId, toolCallId, p.ToolCall.Title ?? "permission", toolClass, p.ToolCall.Title ?? toolCallId), session).ConfigureAwait(false),
-                _ => false,
+                _ => ConfirmAnswer.No,
             };
-
-            // The gate is checked again after the user answered: Stop wins over a late "yes".
-            outcome = yes is null || session.Gate.IsClosed ? PermissionOutcome.Cancelled
-                : yes == true && allow is not null ? PermissionOutcome.Selected(allow.OptionId)
-                : reject is not null ? PermissionOutcome.Selected(reject.OptionId)
-                : PermissionOutcome.Cancelled;
+            var option = answer switch
+            {
+                ConfirmAnswer.Yes => allow,
+                ConfirmAnswer.No or ConfirmAnswer.TimedOut => reject,
+                _ => null,
+            };
+            if (option is not null)
+            {
+                // G1: the selected answer is committed under the gate's lock, queued there too when we can (send): decided
+                // before the gate closed, it is on the wire before that interrupt's session/cancel; after, it is not
+                // answered at all (cancelled below). The event follows the commit, so whoever reacts to it (say, with
+                // Stop) acts after the answer is queued.
+                var outcome = PermissionOutcome.Selected(option.OptionId);
+                var described = $"{outcome.Outcome}:{outcome.OptionId}";
+                var detail = answer == ConfirmAnswer.TimedOut ? $"{described} (no answer within {Seconds(_options.ConfirmTimeout)} s)" : described;
+                var line = MessageWriter.Result(id, new RequestPermissionResponse(outcome), AcpJsonContext.Default.RequestPermissionResponse);
+                if (session.Gate.TryAnswer(_audit, p.SessionId, toolCallId, p.ToolCall.Title, requestId, detail, send, line))
+                {
+                    _events.Publish(new PermissionAnswered(_time.GetUtcNow(), p.SessionId, toolCallId, described));
+                    return send is null ? line : AnsweredAlready;
+                }
+            }
         }
 
-        var described = outcome.OptionId is null ? outcome.Outcome : $"{outcome.Outcome}:{outcome.OptionId}";
-        _audit.Append(AuditKind.Permission, p.SessionId, toolCallId, p.ToolCall.Title, id.ToString(), described);
-        _events.Publish(new PermissionAnswered(_time.GetUtcNow(), p.SessionId, toolCallId, described));
-        return MessageWriter.Result(id, new RequestPermissionResponse(outcome), AcpJsonContext.Default.RequestPermissionResponse);
+        // Stop came first (before the request, during the dialog, or between the decision and its commit), or the agent
+        // offered no option that fits the answer: 'cancelled' is the one answer that is always allowed.
+        _audit.Append(AuditKind.Permission, p.SessionId, toolCallId, p.ToolCall.Title, requestId, PermissionOutcome.Cancelled.Outcome);
+        _events.Publish(new PermissionAnswered(_time.GetUtcNow(), p.SessionId, toolCallId, PermissionOutcome.Cancelled.Outcome));
+        return MessageWriter.Result(id, new RequestPermissionResponse(PermissionOutcome.Cancelled), AcpJsonContext.Default.RequestPermissionResponse);
     }
+
+    private static string Seconds(TimeSpan span) => span.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
 
     private static ToolClass ClassifyKind(string? kind) => kind switch
     {

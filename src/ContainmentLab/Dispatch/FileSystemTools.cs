@@ -46,6 +46,8 @@ public sealed class WriteTextFileTool(Sandbox sandbox) : HostTool
 {
     public override string Name => AcpMethods.WriteTextFile;
 
+    public override bool BeginsSideEffectItself => true; // after the sandbox check, before the first directory or byte
+
     public override ToolClass Classify(JsonElement arguments) => ToolClass.Destructive;
 
     public override void Validate(JsonElement arguments) => arguments.Deserialize(AcpJsonContext.Default.WriteTextFileRequest);
@@ -61,6 +63,7 @@ public sealed class WriteTextFileTool(Sandbox sandbox) : HostTool
         ArgumentNullException.ThrowIfNull(call);
         var request = call.Arguments.Deserialize(AcpJsonContext.Default.WriteTextFileRequest)!;
         var path = sandbox.Resolve(request.Path);
+        call.BeginSideEffect();
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         await File.WriteAllTextAsync(path, request.Content, new UTF8Encoding(false), cancellationToken).ConfigureAwait(false);
         return s_empty;

@@ -17,6 +17,13 @@ public abstract class HostTool
     /// </summary>
     public virtual bool ReportsActivity => true;
 
+    /// <summary>
+    /// True when the tool calls <see cref="ToolInvocation.BeginSideEffect"/> itself, once, right before its effect (after
+    /// its own checks, so a call refused by them records no <c>began</c>). False (the default): the dispatcher calls it
+    /// right before <see cref="InvokeAsync"/>, which is right for any tool whose effect starts before its first await.
+    /// </summary>
+    public virtual bool BeginsSideEffectItself => false;
+
     /// <summary>What the call would do, in words (for the confirm dialog and dry-run answers).</summary>
     public virtual string Describe(JsonElement arguments) =>
         arguments.ValueKind == JsonValueKind.Undefined ? Name : $"{Name} {arguments.GetRawText()}";

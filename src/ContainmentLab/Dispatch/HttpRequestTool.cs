@@ -19,6 +19,8 @@ public sealed class HttpRequestTool(HttpClient client, IReadOnlySet<string>? all
 
     public override string Name => ToolName;
 
+    public override bool BeginsSideEffectItself => true;
+
     public override ToolClass Classify(JsonElement arguments) => (OptionalString(arguments, "method") ?? "GET").ToUpperInvariant() switch
     {
         "GET" or "HEAD" or "OPTIONS" => ToolClass.ReadOnly,
@@ -50,9 +52,14 @@ public sealed class HttpRequestTool(HttpClient client, IReadOnlySet<string>? all
             request.Content = new StringContent(body, Encoding.UTF8, "text/plain");
         }
 
+        // A call refused by the allow-list or a bad URL never began. From here on the request may reach the server: the
+        // gate is checked now, and SendAsync starts in the same synchronous step (no await between them).
+        call.BeginSideEffect();
         try
         {
+            // Bounded: the token is cancelled by Stop and by the watchdog's deadline, and the client has its own Timeout.
             using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            // Bounded as SendAsync is: the same token, and at most maxBodyBytes are read.
             var text = await ReadCappedAsync(response, cancellationToken).ConfigureAwait(false);
             var output = JsonSerializer.SerializeToElement(
                 new Dictionary<string, string> { ["status"] = ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture), ["body"] = text },
@@ -77,6 +84,8 @@ public sealed class HttpRequestTool(HttpClient client, IReadOnlySet<string>? all
 
     private async Task<string> ReadCappedAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
+        // Every await here runs under the call's token (Stop, the watchdog's deadline); disposing the body stream only
+        // releases the connection (it does not drain the rest of the body).
         var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {

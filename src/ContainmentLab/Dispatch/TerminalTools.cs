@@ -54,6 +54,8 @@ public sealed class CreateTerminalTool(Terminals terminals) : TerminalTool(termi
 {
     public override string Name => AcpMethods.TerminalCreate;
 
+    public override bool BeginsSideEffectItself => true; // Terminals.Create begins it, right before the process starts
+
     public override ToolClass Classify(JsonElement arguments) => ToolClass.Destructive;
 
     public override void Validate(JsonElement arguments)

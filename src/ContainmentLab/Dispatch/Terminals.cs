@@ -48,6 +48,7 @@ public sealed class Terminals : IAsyncDisposable
         cancellationToken.ThrowIfCancellationRequested();
         var limit = (int)Math.Min(request.OutputByteLimit ?? DefaultOutputByteLimit, MaxOutputByteLimit);
         var id = "term-" + Interlocked.Increment(ref _nextId).ToString(CultureInfo.InvariantCulture);
+        call.BeginSideEffect(); // G1: the process start is the side effect: the gate is checked now, nothing in between
         var terminal = Terminal.Start(id, call.SessionId, request, cwd, limit, _time);
         _terminals[id] = terminal;
 

@@ -52,3 +52,22 @@ public sealed record AgentWedged(DateTimeOffset At, TimeSpan Stalled, int Queued
 
 /// <summary>A fresh agent was started after the previous one exited (G5).</summary>
 public sealed record AgentRestarted(DateTimeOffset At, int Attempt, int Budget, TimeSpan Backoff, string PreviousExit) : ContainmentEvent(At, null);
+
+/// <summary>
+/// The audit store started failing (a full disk, an I/O error): published once per failure episode, at its first failed
+/// write. Records from <see cref="FirstUnstoredSeq"/> on are kept in memory and written again on each flush; meanwhile no
+/// host tool runs (its <c>dispatched</c> record cannot be stored), and Stop works as always.
+/// </summary>
+/// <param name="Path">The store's path (or name); null when it has none.</param>
+/// <param name="Error">The OS error, as the runtime reported it (e.g. "No space left on device : '/dev/full'").</param>
+/// <param name="ErrorCode">The exception's HResult (on Unix it carries the errno for I/O errors).</param>
+public sealed record AuditFailed(DateTimeOffset At, string? Path, string Error, int ErrorCode, long FirstUnstoredSeq) : ContainmentEvent(At, null);
+
+/// <summary>A write to the audit store succeeded after an <see cref="AuditFailed"/>: every record up to <see cref="StoredThroughSeq"/> is in it.</summary>
+public sealed record AuditRecovered(DateTimeOffset At, string? Path, long StoredThroughSeq) : ContainmentEvent(At, null);
+
+/// <summary>
+/// Nobody answered the confirm dialog within <see cref="Timeout"/>: a tool call is denied, a permission request is
+/// answered with its reject option (or <c>cancelled</c> when it offers none).
+/// </summary>
+public sealed record ConfirmTimedOut(DateTimeOffset At, string Id, string ToolCallId, string Tool, TimeSpan Timeout) : ContainmentEvent(At, Id);

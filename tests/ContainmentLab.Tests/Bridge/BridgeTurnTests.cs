@@ -36,7 +36,7 @@ public sealed class BridgeTurnTests
 
         Assert.That(outcome.End, Is.EqualTo(TurnEnd.Completed));
         Assert.That(outcome.StopReason, Is.EqualTo(StopReasons.EndTurn));
-        Assert.That(lab.Audit.Select(r => r.Kind), Is.EqualTo(new[] { AuditKind.Dispatched, AuditKind.Completed, AuditKind.Dispatched, AuditKind.Completed }));
+        Assert.That(lab.Audit.Select(r => r.Kind), Is.EqualTo(new[] { AuditKind.Dispatched, AuditKind.Began, AuditKind.Completed, AuditKind.Dispatched, AuditKind.Began, AuditKind.Completed }));
         Assert.That(File.ReadAllText(Path.Combine(lab.Bridge.Sandbox.Root, "out", "a.txt")), Is.EqualTo("hi"));
         Assert.That(lab.Of<TurnEnded>().Single().Outcome, Is.EqualTo(outcome));
     }

@@ -33,6 +33,27 @@ public sealed class AuditLogTests
     }
 
     [Test]
+    public void Began_RoundTripsThroughTheFile()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            using (var log = new AuditLog(new FakeTimeProvider(), path))
+            {
+                log.Append(AuditKind.Began, "s1", "t1", "desktop.press", "0");
+            }
+
+            Assert.That(File.ReadAllText(path), Does.Contain("\"kind\":\"began\""));
+            Assert.That(AuditLog.ReadFile(path).Single().Kind, Is.EqualTo(AuditKind.Began));
+            Assert.That(AuditKind.Began.IsTerminal(), Is.False);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Test]
     public void ReadFile_BadLine_NamesFileAndLine()
     {
         var path = Path.GetTempFileName();
@@ -68,6 +89,34 @@ public sealed class AuditLogTests
 
             Assert.That(lines, Is.EqualTo(records.Select(AuditLog.Serialize).ToArray()));
             Assert.That(AuditLog.ReadFile(path)[1].Detail, Is.EqualTo(records[1].Detail));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Test]
+    public void AppendAndFlushThrough_FromManyThreads_TheFileHoldsEveryRecordOnceInSequenceOrder()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            using (var log = new AuditLog(new FakeTimeProvider(), path))
+            {
+                Parallel.For(0, 8, t =>
+                {
+                    for (var i = 0; i < 500; i++)
+                    {
+                        var record = log.Append(AuditKind.Dispatched, "s1", $"{t}-{i}", "desktop.press", null);
+                        Assert.That(log.FlushThrough(record.Seq), Is.True);
+                        Assert.That(log.StoredThroughSeq, Is.GreaterThanOrEqualTo(record.Seq));
+                    }
+                });
+                Assert.That(log.Unstored(), Is.Empty);
+            }
+
+            Assert.That(AuditLog.ReadFile(path).Select(r => r.Seq), Is.EqualTo(Enumerable.Range(1, 4000).Select(i => (long)i)));
         }
         finally
         {

@@ -55,7 +55,7 @@ public sealed class DispatcherTests
         var response = Wire.Response(await Create().HandleAsync(Press(0)));
 
         Assert.That(response.Error, Is.Null);
-        Assert.That(Kinds(), Is.EqualTo(new[] { AuditKind.Dispatched, AuditKind.Completed }));
+        Assert.That(Kinds(), Is.EqualTo(new[] { AuditKind.Dispatched, AuditKind.Began, AuditKind.Completed }));
         Assert.That(_desktop.Snapshot().Single().Target, Is.EqualTo("OK"));
         Assert.That(_events.OfType<ToolDispatched>().Single().Seq, Is.EqualTo(1));
     }
@@ -137,7 +137,7 @@ public sealed class DispatcherTests
         await dispatcher.HandleAsync(Press(0));
 
         Assert.That(asked!.Description, Is.EqualTo("press 'OK'"));
-        Assert.That(Kinds(), Is.EqualTo(new[] { AuditKind.Dispatched, expected }));
+        Assert.That(Kinds(), Is.EqualTo(answer ? new[] { AuditKind.Dispatched, AuditKind.Began, expected } : [AuditKind.Dispatched, expected]));
         Assert.That(_desktop.Count, Is.EqualTo(answer ? 1 : 0));
     }
 

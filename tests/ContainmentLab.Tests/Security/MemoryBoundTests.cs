@@ -82,7 +82,7 @@ public sealed class MemoryBoundTests
         Assert.That(outcome.End, Is.EqualTo(TurnEnd.Completed), outcome.Reason);
         Assert.That(outcome.StopReason, Is.EqualTo(StopReasons.EndTurn));
         Assert.That(agent.LegitAnswer, Does.Contain("\"result\""), "the tool call after the garbage was answered with a result");
-        Assert.That(bridge.Audit.Snapshot().Where(r => r.SessionId == SessionId).Select(r => r.Kind), Is.EqualTo(new[] { AuditKind.Dispatched, AuditKind.Completed }));
+        Assert.That(bridge.Audit.Snapshot().Where(r => r.SessionId == SessionId).Select(r => r.Kind), Is.EqualTo(new[] { AuditKind.Dispatched, AuditKind.Began, AuditKind.Completed }));
         Assert.That(bridge.Audit.Snapshot().Where(r => r.Kind == AuditKind.Dispatched).Select(r => r.ToolCallId), Is.EqualTo(new[] { "legit-1" }), "no hostile line dispatched");
 
         Assert.Multiple(() =>
