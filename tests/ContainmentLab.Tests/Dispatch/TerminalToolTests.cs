@@ -428,12 +428,16 @@ public sealed class TerminalToolTests
         var (_, pgid1) = await CreateAsync(dispatcher, SleepWithGrandchild);
         var (_, pgid2) = await CreateAsync(dispatcher, SleepForever, "s2");
         await UntilGroupHasAsync(pgid1, 3);
-        var members = ProcessGroups.GroupMembers(pgid1).Concat(ProcessGroups.GroupMembers(pgid2)).ToArray();
+        await UntilGroupHasAsync(pgid2, 1);
+        var members1 = ProcessGroups.GroupMembers(pgid1);
+        var members2 = ProcessGroups.GroupMembers(pgid2);
 
         await _tools.DisposeAsync();
 
-        await ProcessGroups.AssertGroupGoneAsync(pgid1, members);
-        await ProcessGroups.AssertGroupGoneAsync(pgid2);
+        // Each group's members are checked once that group is gone: dispose waits for the leaders only, and the other
+        // group's children may still be dying (SIGKILLed, state R, not yet zombies) when the first group is gone.
+        await ProcessGroups.AssertGroupGoneAsync(pgid1, members1);
+        await ProcessGroups.AssertGroupGoneAsync(pgid2, members2);
         Assert.That(_terminals.Count, Is.Zero);
         var late = Wire.Response(await dispatcher.HandleAsync(Wire.Request(_nextId++, AcpMethods.TerminalCreate, new CreateTerminalRequest("s1", "true"), AcpJsonContext.Default.CreateTerminalRequest)));
         Assert.That(late.Error!.Code, Is.EqualTo(JsonRpcErrorCodes.ToolFailed), "no terminal after dispose");
