@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Text.Json;
 using ContainmentLab.Dispatch;
 using ContainmentLab.Protocol;
+using ContainmentLab.Tests.Support;
 
 namespace ContainmentLab.Tests.Dispatch;
 
@@ -48,7 +48,7 @@ public sealed class FileSystemToolTests
     public async Task ReadTextFile_Fifo_RefusedWithoutBlocking()
     {
         var fifo = Path.Combine(_root.FullName, "pipe.txt");
-        MakeFifo(fifo);
+        SpecialFiles.MakeFifo(fifo);
         var read = Task.Run(async () => await new ReadTextFileTool(_sandbox).InvokeAsync(Read("pipe.txt"), CancellationToken.None));
         try
         {
@@ -59,7 +59,7 @@ public sealed class FileSystemToolTests
         }
         finally
         {
-            UnblockReaders(fifo, read);
+            SpecialFiles.UnblockReaders(fifo, read);
         }
     }
 
@@ -127,24 +127,5 @@ public sealed class FileSystemToolTests
         var result = await new ReadTextFileTool(_sandbox).InvokeAsync(Read("link.txt"), CancellationToken.None);
 
         Assert.That(Content(result), Is.EqualTo("hello"), "the sandbox resolves links; only the resolved file is opened");
-    }
-
-    internal static void MakeFifo(string path)
-    {
-        using var mkfifo = Process.Start(new ProcessStartInfo("mkfifo", [path]) { UseShellExecute = false })!;
-        mkfifo.WaitForExit();
-        Assert.That(mkfifo.ExitCode, Is.Zero, "mkfifo");
-    }
-
-    /// <summary>If a read is still blocked in open(2), a writer that opens and closes the FIFO ends it (bounded by timeout(1)).</summary>
-    internal static void UnblockReaders(string fifo, Task read)
-    {
-        if (read.IsCompleted)
-        {
-            return;
-        }
-
-        using var writer = Process.Start(new ProcessStartInfo("timeout", ["5", "sh", "-c", $": > '{fifo}'"]) { UseShellExecute = false })!;
-        writer.WaitForExit();
     }
 }
