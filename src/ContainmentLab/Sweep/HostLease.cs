@@ -22,13 +22,27 @@ internal sealed class HostLease
     /// <param name="onProblem">Told (path, reason) when the lease cannot be written or removed: the host's processes then escape a later sweep.</param>
     public HostLease(LeaseRegistry registry, IProcessTable table, TimeProvider timeProvider, Action<string, string> onProblem)
     {
+        ArgumentNullException.ThrowIfNull(registry);
+        ArgumentNullException.ThrowIfNull(table);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        ArgumentNullException.ThrowIfNull(onProblem);
         _registry = registry;
         _table = table;
         _time = timeProvider;
         _onProblem = onProblem;
     }
 
-    public string Path => _lease is { } lease ? _registry.PathOf(lease) : _registry.Directory;
+    /// <summary>The lease file (the directory before the first write), for messages.</summary>
+    public string Path
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _lease is { } lease ? _registry.PathOf(lease) : _registry.Directory;
+            }
+        }
+    }
 
     /// <summary>The cookie for a process the host starts itself; null when no lease can exist (the process table cannot say when this process started).</summary>
     public string? HostCookie()
