@@ -4,7 +4,10 @@ using ContainmentLab.Sweep;
 
 namespace ContainmentLab.Cli;
 
-/// <summary><c>containmentlab sweep [--dry-run] [--runtime-dir DIR]</c>: kill the orphans of dead hosts now (G7).</summary>
+/// <summary>
+/// <c>containmentlab sweep [--dry-run] [--runtime-dir DIR]</c>: kill the orphans of dead hosts now (G7). Exits 1 when
+/// the lease directory cannot be trusted, a lease file was refused, or an orphan survived; 0 otherwise.
+/// </summary>
 internal static class SweepCommand
 {
     public static Command Create()
@@ -23,7 +26,7 @@ internal static class SweepCommand
             var registry = new LeaseRegistry(parse.GetValue(runtimeDir)?.FullName);
             var report = await new OrphanSweeper(registry, table).SweepAsync(parse.GetValue(dryRun), cancellationToken).ConfigureAwait(false);
             Write(report, registry.Directory, Console.Out);
-            return 0;
+            return report.DirectoryProblem is null && report.BadLeases.Count == 0 && report.Survivors.Count == 0 ? 0 : 1;
         });
         return command;
     }
@@ -31,6 +34,11 @@ internal static class SweepCommand
     internal static void Write(SweepReport report, string directory, TextWriter output)
     {
         var inv = CultureInfo.InvariantCulture;
+        if (report.DirectoryProblem is { } problem)
+        {
+            output.WriteLine(string.Create(inv, $"refused lease directory {directory}: {problem}"));
+        }
+
         output.WriteLine(string.Create(inv, $"leases in {directory}: {report.LeasesExamined} examined, {report.StaleLeases.Count} with a dead host"));
         foreach (var bad in report.BadLeases)
         {

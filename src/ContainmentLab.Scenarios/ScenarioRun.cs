@@ -169,7 +169,7 @@ internal sealed class ScenarioRun : IAsyncDisposable
         }
 
         var registry = new LeaseRegistry(BridgeOptions.Sweep.RuntimeDirectory);
-        var cookies = registry.ReadAll().Leases.Select(l => l.Cookie).ToList();
+        var cookies = registry.ReadAll().Leases.SelectMany(l => l.Cookies).ToList();
         if (cookies.Count == 0)
         {
             return new KillHostRecord(at, 0, 0, [], "the dead host left no lease to sweep by");

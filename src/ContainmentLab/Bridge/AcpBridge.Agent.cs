@@ -14,7 +14,7 @@ public sealed partial class AcpBridge
         // Without its stdout the agent can answer nothing more. Its exit status comes within moments (or it is killed).
         var exit = await agent.Transport.ExitAfterOutputClosedAsync(_time).ConfigureAwait(false);
         agent.Exit = exit;
-        KillAgentLeftovers();
+        KillAgentLeftovers(agent.Cookie);
         var why = $"the agent exited ({exit.Describe()}): {reason}";
         agent.Connection.FailPending(new AgentExitedException(why, exit.ExitCode, exit.Signal, exit.StderrTail));
         foreach (var session in _sessions.Values)
@@ -117,6 +117,9 @@ public sealed partial class AcpBridge
         private string? _exitReason;
 
         public IAgentTransport Transport { get; } = transport;
+
+        /// <summary>This incarnation's own cookie (null without a lease): its leftover kill touches only carriers of it.</summary>
+        public string? Cookie { get; init; }
 
         public Connection Connection { get; set; } = null!;
 

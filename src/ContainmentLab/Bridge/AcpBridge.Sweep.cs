@@ -10,153 +10,116 @@ public sealed partial class AcpBridge
     private readonly CancellationTokenSource _sweepCancellation = new();
     private IProcessTable? _processTable;
     private LeaseRegistry? _leases;
-    private Lease? _lease;
+    private HostLease? _hostLease;
+    private bool _leaseTried;
     private int _sweepStarted;
 
-    /// <summary>Before the agent starts: sweep orphans of dead hosts, and give the agent this bridge's cookie.</summary>
-    /// <remarks>
-    /// The lease is written before the agent starts (agent pid still unknown), so a host killed between the agent's
-    /// start and <see cref="OnAgentProcessStarted"/> still leaves a lease naming the cookie its orphans carry. One cookie
-    /// per bridge, kept across agent restarts: leftovers of an earlier agent are swept with the later one's.
-    /// </remarks>
-    private AgentCommand PrepareAgentCommand(AgentCommand command)
+    /// <summary>
+    /// Before the agent starts: sweep orphans of dead hosts (in the background), and give this agent incarnation a
+    /// cookie of its own, written into the lease first. Each start gets a fresh cookie, so a dead agent's leftover kill
+    /// (<see cref="KillAgentLeftovers"/>, run by its watcher, perhaps after the next agent started) cannot reach the next.
+    /// </summary>
+    private AgentCommand PrepareAgentCommand(AgentCommand command, out string? cookie)
     {
+        cookie = null;
         var sweep = _options.Sweep;
-        if (!sweep.Enabled && !sweep.SweepAtStart)
+        if (sweep.SweepAtStart && ProcessTable() is { } table && Interlocked.Exchange(ref _sweepStarted, 1) == 0)
+        {
+            // In the background: the agent's start must not wait out the orphans' grace. Our own lease's host is
+            // alive (us), so the sweep cannot touch the agent we are about to start.
+            var sweeper = new OrphanSweeper(Leases(), table, sweep, _time);
+            _ = Task.Run(() => SweepInBackgroundAsync(sweeper, _sweepCancellation.Token));
+        }
+
+        cookie = EnsureHostLease()?.BeginAgent(command.ToString());
+        if (cookie is null)
         {
             return command;
         }
 
-        lock (_leaseLock)
+        var environment = new Dictionary<string, string>(command.Environment, StringComparer.Ordinal)
         {
-            _processTable ??= ProcessTables.ForCurrentPlatform();
-            if (_processTable is null)
-            {
-                return command; // no process table for this OS yet: no lease, no sweep (README)
-            }
-
-            _leases ??= new LeaseRegistry(sweep.RuntimeDirectory);
-            if (sweep.SweepAtStart && Interlocked.Exchange(ref _sweepStarted, 1) == 0)
-            {
-                // In the background: the agent's start must not wait out the orphans' grace. Our own lease's host is
-                // alive (us), so the sweep cannot touch the agent we are about to start.
-                var sweeper = new OrphanSweeper(_leases, _processTable, sweep, _time);
-                _ = Task.Run(() => SweepInBackgroundAsync(sweeper, _sweepCancellation.Token));
-            }
-
-            if (!sweep.Enabled)
-            {
-                return command;
-            }
-
-            _lease ??= Lease.ForCurrentProcess(_processTable, _time);
-            if (_lease is null)
-            {
-                return command;
-            }
-
-            _lease = _lease with { Agent = command.ToString(), AgentPid = null, AgentStartTime = null, WrittenAt = _time.GetUtcNow() };
-            WriteLease(_lease);
-            var environment = new Dictionary<string, string>(command.Environment, StringComparer.Ordinal)
-            {
-                [AgentCookie.EnvironmentVariable] = _lease.Cookie,
-            };
-            return command with { Environment = environment };
-        }
+            [AgentCookie.EnvironmentVariable] = cookie,
+        };
+        return command with { Environment = environment };
     }
 
+    /// <summary>The cookie for the processes the bridge starts itself (terminals): the lease names it before the first one starts.</summary>
+    private string? HostProcessCookie() => EnsureHostLease()?.HostCookie();
+
     /// <summary>The agent process is running: record it in this bridge's lease.</summary>
-    private void OnAgentProcessStarted(IAgentTransport transport)
+    private void OnAgentProcessStarted(IAgentTransport transport, string? cookie)
     {
-        if (transport.ProcessId is not { } pid)
+        if (transport.ProcessId is { } pid && cookie is not null)
         {
-            return; // an in-process agent: nothing to sweep
-        }
-
-        lock (_leaseLock)
-        {
-            if (_lease is null || _processTable is null)
-            {
-                return; // started without our cookie (a TransportFactory, or leases off)
-            }
-
-            _lease = _lease with { AgentPid = pid, AgentStartTime = _processTable.GetStartTime(pid), WrittenAt = _time.GetUtcNow() };
-            WriteLease(_lease);
+            EnsureHostLease()?.AgentStarted(cookie, pid);
         }
     }
 
     /// <summary>
-    /// The agent is dead (or being stopped): whatever still carries this bridge's cookie is a descendant it left behind
-    /// (reparented, so the tree kill missed it). Kill each, re-verified by start time and cookie, before a fresh agent
-    /// with the same cookie starts. Returns how many were killed.
+    /// The agent with <paramref name="cookie"/> is dead (or being stopped): whatever still carries its cookie is a
+    /// descendant it left behind (reparented, so the tree kill missed it). Each is killed, re-verified by start time;
+    /// carriers of other cookies (a later agent, the bridge's terminals) are not touched. Returns how many were killed.
     /// </summary>
-    private int KillAgentLeftovers()
-    {
-        lock (_leaseLock)
-        {
-            if (_lease is null || _processTable is null)
-            {
-                return 0;
-            }
+    private int KillAgentLeftovers(string? cookie) => cookie is null ? 0 : EnsureHostLease()?.KillAgentLeftovers(cookie) ?? 0;
 
-            var killed = 0;
-            foreach (var carrier in AgentCookie.Carriers(_processTable, _lease.Cookie).ToList())
-            {
-                // Re-checked just before the signal: the pid must still be the process we found.
-                if (_processTable.GetStartTime(carrier.Pid) == carrier.StartTime && _processTable.Signal(carrier.Pid, ProcessSignal.Kill))
-                {
-                    killed++;
-                }
-            }
-
-            return killed;
-        }
-    }
-
-    /// <summary>The bridge is stopping for good: its lease goes.</summary>
+    /// <summary>The bridge is stopping for good: its lease goes, unless something still carries one of its cookies.</summary>
     private void ReleaseLease()
     {
         _sweepCancellation.Cancel();
+        HostLease? lease;
         lock (_leaseLock)
         {
-            if (_lease is null || _leases is null || _processTable is null)
-            {
-                return;
-            }
+            lease = _hostLease;
+        }
 
-            // Killing the agent's tree misses descendants that were already reparented. While any process still carries
-            // our cookie the lease stays: once this host is gone it is stale, and the next sweep finishes them.
-            if (AgentCookie.AnyCarrier(_processTable, _lease.Cookie))
-            {
-                LogLeaseKept(_logger, _leases.PathOf(_lease));
-            }
-            else
-            {
-                try
-                {
-                    _leases.Delete(_lease);
-                }
-                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-                {
-                    LogLeaseFailed(_logger, _leases.PathOf(_lease), ex.Message);
-                }
-            }
-
-            _lease = null;
+        if (lease is not null && lease.Release())
+        {
+            // Killing the agent's tree misses descendants that were already reparented. Once this host is gone the
+            // lease is stale, and the next sweep finishes them.
+            LogLeaseKept(_logger, lease.Path);
         }
     }
 
-    private void WriteLease(Lease lease)
+    /// <summary>This bridge's lease, made on first need; null when leases are off or this OS has no process table.</summary>
+    private HostLease? EnsureHostLease()
     {
-        try
+        lock (_leaseLock)
         {
-            _leases!.Write(lease);
+            if (!_leaseTried && _options.Sweep.Enabled && _disposed == 0)
+            {
+                _leaseTried = true;
+                if (ProcessTable() is { } table)
+                {
+                    _hostLease = new HostLease(Leases(), table, _time, ReportLeaseProblem);
+                }
+            }
+
+            return _hostLease;
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+    }
+
+    private IProcessTable? ProcessTable()
+    {
+        lock (_leaseLock)
         {
-            // The agent still runs (with its cookie); only a later sweep of this bridge's orphans is lost.
-            LogLeaseFailed(_logger, _leases!.PathOf(lease), ex.Message);
+            return _processTable ??= ProcessTables.ForCurrentPlatform(); // none for this OS yet: no lease, no sweep (README)
         }
+    }
+
+    private LeaseRegistry Leases()
+    {
+        lock (_leaseLock)
+        {
+            return _leases ??= new LeaseRegistry(_options.Sweep.RuntimeDirectory);
+        }
+    }
+
+    /// <summary>A lease not written or removed, a lease file or directory refused: logged and published, never fatal.</summary>
+    private void ReportLeaseProblem(string path, string reason)
+    {
+        LogLeaseFailed(_logger, path, reason);
+        Events.Publish(new LeaseProblem(_time.GetUtcNow(), path, reason));
     }
 
     private async Task SweepInBackgroundAsync(OrphanSweeper sweeper, CancellationToken cancellationToken)
@@ -164,9 +127,15 @@ public sealed partial class AcpBridge
         try
         {
             var report = await sweeper.SweepAsync(dryRun: false, cancellationToken).ConfigureAwait(false);
+            if (report.DirectoryProblem is { } problem)
+            {
+                ReportLeaseProblem(Leases().Directory, problem);
+            }
+
             foreach (var bad in report.BadLeases)
             {
                 LogBadLease(_logger, bad.Path, bad.Reason);
+                Events.Publish(new LeaseProblem(_time.GetUtcNow(), bad.Path, bad.Reason));
             }
 
             if (report.StaleLeases.Count > 0)

@@ -50,6 +50,7 @@ public sealed partial class AcpBridge : IAsyncDisposable
         _httpClient = options.HttpClient ?? new HttpClient();
         _tools = options.Tools?.Invoke(Sandbox, Desktop, _httpClient)
             ?? HostToolRegistry.CreateDefault(Sandbox, Desktop, _httpClient, options.AllowedHttpHosts);
+        _tools.MarkHostProcesses(HostProcessCookie);
         _watchdog = new Watchdog(options.Watchdog, _time, Events, (sessionId, reason) =>
         {
             if (_sessions.TryGetValue(sessionId, out var session))
@@ -98,11 +99,12 @@ public sealed partial class AcpBridge : IAsyncDisposable
             return;
         }
 
+        string? cookie = null;
         var transport = _options.TransportFactory is { } factory
             ? factory()
-            : AgentProcess.Start(PrepareAgentCommand(_options.Command!), line => LogAgentStderr(_logger, line));
-        OnAgentProcessStarted(transport);
-        var agent = new Agent(transport);
+            : AgentProcess.Start(PrepareAgentCommand(_options.Command!, out cookie), line => LogAgentStderr(_logger, line));
+        OnAgentProcessStarted(transport, cookie);
+        var agent = new Agent(transport) { Cookie = cookie };
         var connection = new Connection(transport, _options.Framing, new ConnectionHandler(this, agent), _options.WireTap, _logger, _time, _options.WriteStallTimeout);
         agent.Connection = connection;
         lock (_agentLock)

@@ -1,12 +1,20 @@
+using System.Globalization;
 using System.Text;
+using ContainmentLab.IO;
 using System.Text.Json;
 using ContainmentLab.Protocol;
 
 namespace ContainmentLab.Dispatch;
 
-/// <summary><c>fs/read_text_file</c>: read-only, confined to the sandbox.</summary>
-public sealed class ReadTextFileTool(Sandbox sandbox) : HostTool
+/// <summary>
+/// <c>fs/read_text_file</c>: read-only, confined to the sandbox. Only a regular file is opened (a FIFO would block the
+/// open, a device has side effects), and only up to <see cref="FileSystemToolOptions.MaxReadBytes"/>; an answer longer
+/// than <see cref="FileSystemToolOptions.MaxAnswerBytes"/> is refused, not cut.
+/// </summary>
+public sealed class ReadTextFileTool(Sandbox sandbox, FileSystemToolOptions? options = null) : HostTool
 {
+    private readonly FileSystemToolOptions _options = options ?? new FileSystemToolOptions();
+
     public override string Name => AcpMethods.ReadTextFile;
 
     public override ToolClass Classify(JsonElement arguments) => ToolClass.ReadOnly;
@@ -15,17 +23,33 @@ public sealed class ReadTextFileTool(Sandbox sandbox) : HostTool
 
     public override void Validate(JsonElement arguments) => arguments.Deserialize(AcpJsonContext.Default.ReadTextFileRequest);
 
-    public override async ValueTask<JsonElement> InvokeAsync(ToolInvocation call, CancellationToken cancellationToken)
+    public override ValueTask<JsonElement> InvokeAsync(ToolInvocation call, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(call);
         var request = call.Arguments.Deserialize(AcpJsonContext.Default.ReadTextFileRequest)!;
         var path = sandbox.Resolve(request.Path);
-        if (!File.Exists(path))
+        cancellationToken.ThrowIfCancellationRequested();
+        byte[] bytes;
+        try
+        {
+            // Bounded and regular, so reading it whole is quick: no await needed (or possible: the open is the risk).
+            bytes = RegularFile.ReadAllBytes(path, _options.MaxReadBytes);
+        }
+        catch (FileNotFoundException)
         {
             throw new ToolFailedException($"no such file: '{request.Path}'");
         }
+        catch (FileRefusedException ex)
+        {
+            throw new ToolFailedException($"'{request.Path}' not read: {ex.Message}", ex);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new ToolFailedException($"'{request.Path}' could not be read: {ex.Message}", ex);
+        }
 
-        var text = await File.ReadAllTextAsync(path, Encoding.UTF8, cancellationToken).ConfigureAwait(false);
+        using var reader = new StreamReader(new MemoryStream(bytes), Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        var text = reader.ReadToEnd();
         if (request.Line is not null || request.Limit is not null)
         {
             var lines = text.Split('\n').Skip(Math.Max(0, (request.Line ?? 1) - 1));
@@ -37,7 +61,16 @@ public sealed class ReadTextFileTool(Sandbox sandbox) : HostTool
             text = string.Join('\n', lines);
         }
 
-        return JsonSerializer.SerializeToElement(new ReadTextFileResponse(text), AcpJsonContext.Default.ReadTextFileResponse);
+        var answer = JsonSerializer.SerializeToElement(new ReadTextFileResponse(text), AcpJsonContext.Default.ReadTextFileResponse);
+        var encoded = Encoding.UTF8.GetByteCount(answer.GetRawText());
+        if (encoded > _options.MaxAnswerBytes)
+        {
+            throw new ToolFailedException(string.Create(
+                CultureInfo.InvariantCulture,
+                $"'{request.Path}' not read: its text is {encoded} bytes as JSON, over the answer limit of {_options.MaxAnswerBytes} bytes (one wire line); ask for fewer lines with 'line' and 'limit'"));
+        }
+
+        return ValueTask.FromResult(answer);
     }
 }
 

@@ -35,11 +35,23 @@ public sealed class HostToolRegistry : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Every terminal started from now on carries <paramref name="hostCookie"/>'s value (when not null) in its environment,
+    /// so the orphan sweep finds it and all it spawned after the host died (G7). The bridge calls this with its lease's cookie.
+    /// </summary>
+    internal void MarkHostProcesses(Func<string?> hostCookie)
+    {
+        foreach (var tool in _methods.Values.Concat(_extension.Values).OfType<TerminalTool>())
+        {
+            tool.Terminals.HostCookie = hostCookie;
+        }
+    }
+
     /// <summary>The standard set: fs tools and terminals in the sandbox, desktop tools on the virtual desktop, http.request.</summary>
-    public static HostToolRegistry CreateDefault(Sandbox sandbox, VirtualDesktop desktop, HttpClient httpClient, IReadOnlySet<string>? allowedHttpHosts = null)
+    public static HostToolRegistry CreateDefault(Sandbox sandbox, VirtualDesktop desktop, HttpClient httpClient, IReadOnlySet<string>? allowedHttpHosts = null, FileSystemToolOptions? fileSystem = null)
     {
         var registry = new HostToolRegistry()
-            .Add(new ReadTextFileTool(sandbox))
+            .Add(new ReadTextFileTool(sandbox, fileSystem))
             .Add(new WriteTextFileTool(sandbox))
             .Add(new DesktopTool(desktop, DesktopTool.Press))
             .Add(new DesktopTool(desktop, DesktopTool.SetValue))

@@ -60,7 +60,8 @@ internal sealed class Terminal : IAsyncDisposable
     /// <summary>Completes when the command (the group leader) has exited.</summary>
     public Task<TerminalExitStatus> Exited { get; }
 
-    public static Terminal Start(string id, string sessionId, CreateTerminalRequest request, string workingDirectory, int outputByteLimit, TimeProvider timeProvider)
+    /// <param name="cookie">The host's cookie (<see cref="Sweep.AgentCookie.EnvironmentVariable"/>), set last so the request cannot replace it; null for none.</param>
+    public static Terminal Start(string id, string sessionId, CreateTerminalRequest request, string workingDirectory, int outputByteLimit, string? cookie, TimeProvider timeProvider)
     {
         var info = new ProcessStartInfo(SetsidPath)
         {
@@ -93,6 +94,13 @@ internal sealed class Terminal : IAsyncDisposable
         foreach (var variable in request.Env ?? [])
         {
             info.Environment[variable.Name] = variable.Value;
+        }
+
+        // The terminal leads a session of its own: after the host's death only this mark ties it (and all it spawns) to
+        // the host's lease (G7).
+        if (cookie is not null)
+        {
+            info.Environment[Sweep.AgentCookie.EnvironmentVariable] = cookie;
         }
 
         Process process;

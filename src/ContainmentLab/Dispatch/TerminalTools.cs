@@ -9,7 +9,7 @@ namespace ContainmentLab.Dispatch;
 /// </summary>
 public abstract class TerminalTool(Terminals terminals) : HostTool, IAsyncDisposable
 {
-    private protected Terminals Terminals { get; } = terminals ?? throw new ArgumentNullException(nameof(terminals));
+    internal Terminals Terminals { get; } = terminals ?? throw new ArgumentNullException(nameof(terminals));
 
     /// <summary>The five tools over one set of terminals.</summary>
     public static IEnumerable<HostTool> All(Terminals terminals) =>
@@ -81,6 +81,12 @@ public sealed class CreateTerminalTool(Terminals terminals) : TerminalTool(termi
             if (variable.Name.Length == 0 || variable.Name.Contains('=', StringComparison.Ordinal) || variable.Name.Contains('\0', StringComparison.Ordinal) || variable.Value.Contains('\0', StringComparison.Ordinal))
             {
                 throw new JsonException($"invalid environment variable name or value: '{variable.Name}'");
+            }
+
+            // The host's cookie is how the orphan sweep finds a terminal after the host died (G7): not the agent's to set or clear.
+            if (variable.Name == Sweep.AgentCookie.EnvironmentVariable)
+            {
+                throw new JsonException($"'{variable.Name}' is the host's: a terminal may not set it");
             }
         }
     }

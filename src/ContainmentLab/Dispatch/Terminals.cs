@@ -29,6 +29,12 @@ public sealed class Terminals : IAsyncDisposable
         _time = timeProvider ?? TimeProvider.System;
     }
 
+    /// <summary>
+    /// The host's cookie for each terminal's environment (the bridge sets it: <see cref="HostToolRegistry.MarkHostProcesses"/>);
+    /// asked before each start, so the lease that names it is written before the first terminal runs. Null: no cookie.
+    /// </summary>
+    internal Func<string?>? HostCookie { get; set; }
+
     /// <summary>Terminals created and not yet released.</summary>
     public int Count => _terminals.Count;
 
@@ -45,11 +51,12 @@ public sealed class Terminals : IAsyncDisposable
         }
 
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var cookie = HostCookie?.Invoke();
         cancellationToken.ThrowIfCancellationRequested();
         var limit = (int)Math.Min(request.OutputByteLimit ?? DefaultOutputByteLimit, MaxOutputByteLimit);
         var id = "term-" + Interlocked.Increment(ref _nextId).ToString(CultureInfo.InvariantCulture);
         call.BeginSideEffect(); // G1: the process start is the side effect: the gate is checked now, nothing in between
-        var terminal = Terminal.Start(id, call.SessionId, request, cwd, limit, _time);
+        var terminal = Terminal.Start(id, call.SessionId, request, cwd, limit, cookie, _time);
         _terminals[id] = terminal;
 
         // Runs at once if the session was interrupted meanwhile; and a dispose that raced us must not miss it.

@@ -2,8 +2,9 @@ namespace ContainmentLab.Sweep;
 
 /// <summary>
 /// Kills the process trees of dead hosts (G7). A lease is stale when its host pid is gone or now belongs to a process
-/// with another start time. Its orphans are every live process carrying its cookie — the agent and all descendants,
-/// however deep and whoever reparented them — found by cookie, never by name. Each is re-verified (pid + start time +
+/// with another start time. Its orphans are every live process carrying one of its cookies — the host's own (its
+/// terminals) and each agent incarnation's, with all their descendants, however deep and whoever reparented them — found
+/// by cookie, never by name. Only leases the registry accepts are acted on (regular files of ours: <see cref="LeaseRegistry.ReadAll"/>). Each is re-verified (pid + start time +
 /// cookie) immediately before each signal: SIGTERM to all, a grace, then SIGKILL to every survivor. Processes of live
 /// hosts, processes without a stale cookie, and this process are never signalled.
 /// </summary>
@@ -41,11 +42,14 @@ public sealed class OrphanSweeper
             }
         }
 
-        var cookies = stale.ToDictionary(s => s.Lease.Id, s => s.Lease.Cookie, StringComparer.Ordinal);
+        var cookies = stale.ToDictionary(s => s.Lease.Id, s => s.Lease.Cookies, StringComparer.Ordinal);
         var found = FindCarriers(stale);
         if (dryRun || stale.Count == 0)
         {
-            return new SweepReport(dryRun, scan.Leases.Count, [.. stale.Select(s => new StaleLease(s.Lease, s.Reason, false))], scan.BadLeases, found, [], [], _time.GetElapsedTime(started));
+            return new SweepReport(dryRun, scan.Leases.Count, [.. stale.Select(s => new StaleLease(s.Lease, s.Reason, false))], scan.BadLeases, found, [], [], _time.GetElapsedTime(started))
+            {
+                DirectoryProblem = scan.DirectoryProblem,
+            };
         }
 
         var signalled = new Dictionary<ProcessIdentity, SweptProcess>();
@@ -96,7 +100,10 @@ public sealed class OrphanSweeper
         }
 
         var gone = signalled.Values.Where(p => !survivors.Any(s => s.Process == p.Process)).OrderBy(p => p.Process.Pid).ToList();
-        return new SweepReport(false, scan.Leases.Count, staleLeases, scan.BadLeases, found, gone, survivors, _time.GetElapsedTime(started));
+        return new SweepReport(false, scan.Leases.Count, staleLeases, scan.BadLeases, found, gone, survivors, _time.GetElapsedTime(started))
+        {
+            DirectoryProblem = scan.DirectoryProblem,
+        };
     }
 
     /// <summary>Why the lease's host counts as gone, or null while it lives.</summary>
@@ -132,7 +139,7 @@ public sealed class OrphanSweeper
 
             foreach (var (lease, _) in stale)
             {
-                if (_table.HasEnvironmentEntry(pid, AgentCookie.EnvironmentVariable, lease.Cookie) == true)
+                if (CarriesAny(pid, lease.Cookies))
                 {
                     carriers.Add(new SweptProcess(new ProcessIdentity(pid, start), _table.GetCommandLine(pid) ?? "?", lease.Id, Forced: false));
                     break;
@@ -143,14 +150,17 @@ public sealed class OrphanSweeper
         return carriers;
     }
 
-    /// <summary>Still the same process (pid + start time) and still carrying the cookie: only then may it be signalled.</summary>
-    private bool Verify(SweptProcess target, Dictionary<string, string> cookies) =>
+    /// <summary>Still the same process (pid + start time) and still carrying one of its lease's cookies: only then may it be signalled.</summary>
+    private bool Verify(SweptProcess target, Dictionary<string, IReadOnlyList<string>> cookies) =>
         target.Process.Pid != _table.CurrentProcessId
         && _table.GetStartTime(target.Process.Pid) == target.Process.StartTime
-        && _table.HasEnvironmentEntry(target.Process.Pid, AgentCookie.EnvironmentVariable, cookies[target.LeaseId]) == true;
+        && CarriesAny(target.Process.Pid, cookies[target.LeaseId]);
+
+    private bool CarriesAny(int pid, IReadOnlyList<string> cookies) =>
+        cookies.Any(cookie => _table.HasEnvironmentEntry(pid, AgentCookie.EnvironmentVariable, cookie) == true);
 
     /// <summary>Polls until none of <paramref name="targets"/> remains, for at most the grace.</summary>
-    private async Task WaitGoneAsync(List<SweptProcess> targets, Dictionary<string, string> cookies, CancellationToken cancellationToken)
+    private async Task WaitGoneAsync(List<SweptProcess> targets, Dictionary<string, IReadOnlyList<string>> cookies, CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
         while (targets.Any(t => Verify(t, cookies)) && _time.GetElapsedTime(started) < _options.Grace)

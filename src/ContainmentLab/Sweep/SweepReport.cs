@@ -4,7 +4,7 @@ namespace ContainmentLab.Sweep;
 /// <param name="DryRun">Nothing was signalled and no lease removed; <see cref="Found"/> is what a real sweep would kill.</param>
 /// <param name="LeasesExamined">Valid leases read (live and stale).</param>
 /// <param name="StaleLeases">Leases whose host is gone.</param>
-/// <param name="BadLeases">Files that are not valid leases (left in place).</param>
+/// <param name="BadLeases">Files that are not valid leases or were refused (left in place, never acted on).</param>
 /// <param name="Found">Every process that carried a stale lease's cookie when the sweep looked.</param>
 /// <param name="Killed">Processes the sweep signalled that are now gone.</param>
 /// <param name="Survivors">Processes with a stale cookie still alive when the sweep gave up (their lease stays).</param>
@@ -17,4 +17,8 @@ public sealed record SweepReport(
     IReadOnlyList<SweptProcess> Found,
     IReadOnlyList<SweptProcess> Killed,
     IReadOnlyList<SweptProcess> Survivors,
-    TimeSpan Duration);
+    TimeSpan Duration)
+{
+    /// <summary>Why the lease directory cannot be trusted (see <see cref="LeaseScan.DirectoryProblem"/>); null when it can.</summary>
+    public string? DirectoryProblem { get; init; }
+}

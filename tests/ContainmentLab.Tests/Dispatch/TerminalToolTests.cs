@@ -217,6 +217,39 @@ public sealed class TerminalToolTests
     }
 
     [Test]
+    [Category("G7")]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task Create_HostCookieSet_EveryProcessOfTheTerminalCarriesIt()
+    {
+        _terminals.HostCookie = () => "host-cookie-1";
+        var dispatcher = Create();
+        var (id, pgid) = await CreateAsync(dispatcher, "echo \"[$CONTAINMENTLAB_COOKIE]\"; " + SleepWithGrandchild);
+        await UntilOutputContainsAsync(dispatcher, id, "]");
+        await UntilGroupHasAsync(pgid, 3);
+
+        var output = (await CallAsync(dispatcher, AcpMethods.TerminalOutput, new TerminalRequest("s1", id))).ResultAs(AcpJsonContext.Default.TerminalOutputResponse).Output;
+        var table = new ContainmentLab.Sweep.LinuxProcessTable();
+
+        Assert.That(output, Does.StartWith("[host-cookie-1]"));
+        Assert.That(ProcessGroups.GroupMembers(pgid).Where(ProcessGroups.IsAlive).Select(pid => table.HasEnvironmentEntry(pid, ContainmentLab.Sweep.AgentCookie.EnvironmentVariable, "host-cookie-1")),
+            Has.All.True, "the sweep finds the whole group by it after the host died");
+    }
+
+    [Test]
+    [Category("G7")]
+    public async Task Create_EnvNamesTheCookie_InvalidParamsAndNothingRuns()
+    {
+        _terminals.HostCookie = () => "host-cookie-1";
+        var request = new CreateTerminalRequest("s1", "true", Env: [new EnvVariable(ContainmentLab.Sweep.AgentCookie.EnvironmentVariable, "")]);
+
+        var response = Wire.Response(await Create().HandleAsync(Wire.Request(0, AcpMethods.TerminalCreate, request, AcpJsonContext.Default.CreateTerminalRequest)));
+
+        Assert.That(response.Error!.Code, Is.EqualTo(JsonRpcErrorCodes.InvalidParams));
+        Assert.That(response.Error.Message, Does.Contain("is the host's"));
+        Assert.That(_terminals.Count, Is.Zero);
+    }
+
+    [Test]
     public async Task Output_OverTheLimit_TruncatedAtTheFrontOnACharacterBoundary()
     {
         var dispatcher = Create();
@@ -428,12 +461,16 @@ public sealed class TerminalToolTests
         var (_, pgid1) = await CreateAsync(dispatcher, SleepWithGrandchild);
         var (_, pgid2) = await CreateAsync(dispatcher, SleepForever, "s2");
         await UntilGroupHasAsync(pgid1, 3);
-        var members = ProcessGroups.GroupMembers(pgid1).Concat(ProcessGroups.GroupMembers(pgid2)).ToArray();
+        await UntilGroupHasAsync(pgid2, 1);
+        var members1 = ProcessGroups.GroupMembers(pgid1);
+        var members2 = ProcessGroups.GroupMembers(pgid2);
 
         await _tools.DisposeAsync();
 
-        await ProcessGroups.AssertGroupGoneAsync(pgid1, members);
-        await ProcessGroups.AssertGroupGoneAsync(pgid2);
+        // Each group's members are checked once that group is gone: dispose waits for the leaders only, and the other
+        // group's children may still be dying (SIGKILLed, state R, not yet zombies) when the first group is gone.
+        await ProcessGroups.AssertGroupGoneAsync(pgid1, members1);
+        await ProcessGroups.AssertGroupGoneAsync(pgid2, members2);
         Assert.That(_terminals.Count, Is.Zero);
         var late = Wire.Response(await dispatcher.HandleAsync(Wire.Request(_nextId++, AcpMethods.TerminalCreate, new CreateTerminalRequest("s1", "true"), AcpJsonContext.Default.CreateTerminalRequest)));
         Assert.That(late.Error!.Code, Is.EqualTo(JsonRpcErrorCodes.ToolFailed), "no terminal after dispose");

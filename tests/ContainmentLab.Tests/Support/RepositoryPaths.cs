@@ -17,6 +17,11 @@ internal static class RepositoryPaths
         Path.Combine(Root, "src", "ContainmentLab.Cli", "bin",
             new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name, "net10.0", "ContainmentLab.Cli");
 
+    /// <summary>The G7 stand-in host (tests/ContainmentLab.TestHost), as built in its own folder: for the same reason as <see cref="Cli"/>.</summary>
+    public static string TestHost =>
+        Path.Combine(Root, "tests", "ContainmentLab.TestHost", "bin",
+            new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name, "net10.0", "ContainmentLab.TestHost");
+
     private static string FindRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using ContainmentLab.Sweep;
+using ContainmentLab.Tests.Support;
 
 namespace ContainmentLab.Tests.Sweep;
 
@@ -21,7 +22,7 @@ internal sealed class HostProcess : IDisposable
         Descendants = descendants;
     }
 
-    public static string Executable => Path.Combine(AppContext.BaseDirectory, "ContainmentLab.TestHost");
+    public static string Executable => RepositoryPaths.TestHost;
 
     public string LeaseId { get; }
 

@@ -81,4 +81,67 @@ public sealed class OrphanSweepProcessTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Test]
+    [CancelAfter(120_000)]
+    public async Task SweepAsync_BridgeHostKilled_KillsItsTerminalsWholeGroupAndSparesALiveHostsTerminal(CancellationToken cancellationToken)
+    {
+        var dir = Directory.CreateTempSubdirectory("cl-sweep-terminal-").FullName;
+        var script = Path.Combine(dir, "agent.yaml");
+        await File.WriteAllTextAsync(script, BridgeHostProcess.Script, cancellationToken);
+        var runtime = Path.Combine(dir, "leases");
+        var registry = new LeaseRegistry(runtime);
+        BridgeHostProcess? dead = null;
+        BridgeHostProcess? live = null;
+        int[] deadMembers = [];
+        int[] liveMembers = [];
+        try
+        {
+            dead = await BridgeHostProcess.StartAsync(runtime, script, cancellationToken);
+            live = await BridgeHostProcess.StartAsync(runtime, script, cancellationToken);
+            await ProcessGroups.UntilHasAsync(dead.TerminalGroup, 3);
+            await ProcessGroups.UntilHasAsync(live.TerminalGroup, 3);
+            deadMembers = ProcessGroups.GroupMembers(dead.TerminalGroup);
+            liveMembers = ProcessGroups.GroupMembers(live.TerminalGroup);
+
+            dead.KillHostOnly();
+            await Until.TrueAsync(() => ProcessGroups.IsDead(dead.HostPid), "the bridge host to die");
+            Assert.That(deadMembers.Where(ProcessGroups.IsDead), Is.Empty, "the host's death left its terminal running (setsid: not in the host's group)");
+
+            var report = await new OrphanSweeper(registry, _table, new OrphanSweepOptions { Grace = TimeSpan.FromMilliseconds(500) })
+                .SweepAsync(dryRun: false, cancellationToken);
+
+            // From the OS, not from the report: every process of the terminal's group is dead (a zombie under an init
+            // that does not reap counts as dead: it runs nothing).
+            await Until.TrueAsync(
+                () => ProcessGroups.GroupMembers(dead.TerminalGroup).All(ProcessGroups.IsDead) && deadMembers.All(ProcessGroups.IsDead),
+                $"every process of the dead host's terminal group {dead.TerminalGroup} dead; the sweep killed {string.Join(", ", report.Killed.Select(k => k.Process.Pid))}",
+                timeoutMs: 10_000);
+            Assert.Multiple(() =>
+            {
+                Assert.That(report.Killed.Select(k => k.Process.Pid), Is.SupersetOf(deadMembers), "the sweep found the terminal by the host's cookie");
+                Assert.That(report.Survivors, Is.Empty);
+                Assert.That(liveMembers.Where(ProcessGroups.IsDead), Is.Empty, "the live host's terminal is never touched");
+                Assert.That(ProcessGroups.IsAlive(live.HostPid), Is.True);
+                Assert.That(report.StaleLeases.Select(s => (s.Lease.Id, s.Removed)), Is.EqualTo(new[] { (dead.LeaseId, true) }));
+                Assert.That(registry.ReadAll().Leases.Select(l => l.Id), Is.EqualTo(new[] { live.LeaseId }));
+            });
+        }
+        finally
+        {
+            if (dead is not null)
+            {
+                await dead.KillEverythingAsync(deadMembers);
+            }
+
+            if (live is not null)
+            {
+                await live.KillEverythingAsync(liveMembers);
+            }
+
+            dead?.Dispose();
+            live?.Dispose();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }

@@ -1,4 +1,5 @@
 using ContainmentLab.Sweep;
+using ContainmentLab.Tests.Support;
 using Microsoft.Extensions.Time.Testing;
 
 namespace ContainmentLab.Tests.Sweep;
@@ -233,5 +234,59 @@ public sealed class OrphanSweeperTests
         Assert.That(report.Survivors.Select(s => s.Process.Pid), Is.EqualTo(new[] { 200 }));
         Assert.That(report.StaleLeases.Single().Removed, Is.False);
         Assert.That(_registry.ReadAll().Leases, Has.Count.EqualTo(1));
+    }
+
+    [Test]
+    [Platform(Include = "Linux")]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task SweepAsync_LeasePlantedByAnotherUserInALooseDirectory_IsRefusedAndItsCookieNeverSignalled()
+    {
+        _registry.Write(DeadHostLease());
+        _registry.Write(DeadHostLease("victims", "planted"));
+        SpecialFiles.GiveTo(_registry.PathOf(DeadHostLease("victims", "planted")));
+        File.SetUnixFileMode(_dir, (UnixFileMode)0b111_111_111);
+        _table.Add(200, 20, Cookie).Add(300, 30, "victims");
+
+        var report = await SweepAsync();
+
+        Assert.That(_table.Signals.Select(s => s.Pid).Distinct(), Is.EqualTo(new[] { 200 }), "only our own dead host's orphan");
+        Assert.That(_table.Exists(300), Is.True, "a cookie named by another user's file is not ours to kill");
+        Assert.That(report.BadLeases.Single().Reason, Does.Contain("owned by uid 65534"));
+        Assert.That(report.DirectoryProblem, Does.Contain("other users"));
+    }
+
+    [Test]
+    [CancelAfter(30_000)]
+    [Platform(Include = "Linux")]
+    public async Task SweepAsync_FifoNamedLikeALease_DoesNotHangAndTheRestIsSwept()
+    {
+        var fifo = Path.Combine(_dir, "fifo.lease.json");
+        SpecialFiles.MakeFifo(fifo);
+        _registry.Write(DeadHostLease());
+        _table.Add(200, 20, Cookie);
+        var sweep = Task.Run(() => SweepAsync());
+        try
+        {
+            var report = await sweep.WaitAsync(TimeSpan.FromSeconds(10));
+
+            Assert.That(report.Killed.Select(k => k.Process.Pid), Is.EqualTo(new[] { 200 }));
+            Assert.That(report.BadLeases.Single().Path, Is.EqualTo(fifo));
+        }
+        finally
+        {
+            SpecialFiles.UnblockReaders(fifo, sweep);
+        }
+    }
+
+    [Test]
+    public async Task SweepAsync_LeaseWithHostAndAgentCookies_KillsTheCarriersOfEach()
+    {
+        _registry.Write(DeadHostLease("host-cookie") with { AgentCookies = ["agent-1", "agent-2"] });
+        _table.Add(200, 20, "agent-1").Add(210, 21, "agent-2").Add(220, 22, "host-cookie").Add(300, 30, "agent-3");
+
+        var report = await SweepAsync();
+
+        Assert.That(report.Killed.Select(k => k.Process.Pid), Is.EquivalentTo(new[] { 200, 210, 220 }));
+        Assert.That(_table.Exists(300), Is.True, "a cookie the lease does not name");
     }
 }

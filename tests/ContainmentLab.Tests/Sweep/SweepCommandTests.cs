@@ -1,5 +1,6 @@
 using ContainmentLab.Cli;
 using ContainmentLab.Sweep;
+using ContainmentLab.Tests.Support;
 
 namespace ContainmentLab.Tests.Sweep;
 
@@ -41,5 +42,35 @@ public sealed class SweepCommandTests
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    [Test]
+    [Platform(Include = "Linux")]
+    public async Task Sweep_DirectoryOwnedByAnotherUser_ExitsNonZero()
+    {
+        var dir = Directory.CreateTempSubdirectory("cl-sweep-cli-").FullName;
+        try
+        {
+            SpecialFiles.GiveTo(dir);
+
+            var exit = await CliApp.Build().Parse(["sweep", "--dry-run", "--runtime-dir", dir]).InvokeAsync();
+
+            Assert.That(exit, Is.EqualTo(1), "a lease directory another user controls: G7 cannot be trusted");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Test]
+    public void Write_RefusedDirectory_SaysWhyFirst()
+    {
+        var report = new SweepReport(true, 0, [], [], [], [], [], TimeSpan.Zero) { DirectoryProblem = "owned by uid 65534, not by us (uid 0)" };
+        using var output = new StringWriter();
+
+        SweepCommand.Write(report, "/tmp/cl", output);
+
+        Assert.That(output.ToString(), Does.StartWith("refused lease directory /tmp/cl: owned by uid 65534, not by us (uid 0)"));
     }
 }
