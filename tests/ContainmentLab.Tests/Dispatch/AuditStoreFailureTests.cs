@@ -290,6 +290,9 @@ public sealed class AuditStoreFailureTests
 
         Assert.That(outcome.End, Is.EqualTo(TurnEnd.Cancelled));
         Assert.That(tap.Sent(), Has.Some.Contains($"\"method\":\"{AcpMethods.SessionCancel}\""), "session/cancel was written");
+
+        // The agent may end its turn on the cancel before it reads the permission's answer: wait for that answer's line.
+        await Until.TrueAsync(() => tap.AnswerTo(AcpMethods.RequestPermission) is not null, "the permission's answer on the wire");
         Assert.That(tap.AnswerTo(AcpMethods.RequestPermission)?.ResultAs(AcpJsonContext.Default.RequestPermissionResponse).Outcome, Is.EqualTo(PermissionOutcome.Cancelled));
         Assert.That(lab.Of<AuditFailed>(), Has.Count.EqualTo(1), "one event per failure episode");
         Assert.That(AuditChecks.ExactlyOneTerminalRecord(lab.Audit), Is.Empty);
