@@ -197,7 +197,7 @@ internal static class GuaranteeChecks
 
     private static string PendingAt(RunLog log, TimeSpan at) =>
         PendingTurns(log, at).ToList() is { Count: > 0 } pending
-            ? $"; pending then: {string.Join(", ", pending.Select(t => $"{t.Session} turn {t.Number} ({(t.Ended ? $"ended at {TranscriptWriter.Seconds(t.EndedAt!.Value)}s" : "never ended")}: {t})"))}"
+            ? $"; pending then: {string.Join(", ", pending.Select(t => $"{t.Session} turn {t.Number} ({(t.Ended ? $"ended at {TranscriptWriter.Seconds(t.EndedAt!.Value)}s: {t}" : t.Outcome is null ? "never ended" : $"not ended within the runner's wait; then {t}")})"))}"
             : string.Empty;
 
     /// <summary>G5 without OS evidence (no /proc): the bridge's own view — after each AgentExited, every turn pending then ended at once, never by a timeout.</summary>

@@ -269,10 +269,21 @@ internal sealed class HostProcessRun : IAsyncDisposable
         }
 
         var turns = (state?.Turns ?? []).Select(t => t.ToRecord()).ToList();
+        var events = _recorder.Events;
         foreach (var turn in turns.Where(t => t.EndedAt is null && !t.PendingAtBound && run.KilledAt is not null))
         {
-            turn.EndedAt = run.KilledAt;
-            turn.CutByKillHost = true;
+            // The state was taken when kill_host ran; a turn whose TurnEnded the host published just before (say the
+            // very event kill_host waited for) may not have had its record completed yet. Its events tell how it ended.
+            if (EndedByEvent(events, turn) is { } ended)
+            {
+                turn.EndedAt = ended.At;
+                turn.Outcome = ((TurnEnded)ended.Event).Outcome;
+            }
+            else
+            {
+                turn.EndedAt = run.KilledAt;
+                turn.CutByKillHost = true;
+            }
         }
 
         return new RunLog(
@@ -290,6 +301,13 @@ internal sealed class HostProcessRun : IAsyncDisposable
             HostResponses = _recorder.HostResponses,
             Os = evidence,
         };
+    }
+
+    /// <summary>The TurnEnded of the turn: the first one in its session after its TurnStarted (a session runs one turn at a time).</summary>
+    private static RecordedEvent? EndedByEvent(IReadOnlyList<RecordedEvent> events, TurnRecord turn)
+    {
+        var started = events.FirstOrDefault(e => e.Event is TurnStarted s && s.Id == turn.SessionId && s.Turn == turn.Number);
+        return started is null ? null : events.FirstOrDefault(e => e.At >= started.At && e.Event is TurnEnded ended && ended.Id == turn.SessionId);
     }
 
     private async Task ReadStderrAsync(StreamReader stderr)
