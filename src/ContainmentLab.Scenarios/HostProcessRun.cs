@@ -190,6 +190,8 @@ internal sealed class HostProcessRun : IAsyncDisposable
             case "state":
                 run.State = record.State;
                 break;
+            case "unencodable":
+                throw new JsonException($"the host could not encode an event: {record.Type}");
             default:
                 throw new JsonException($"unknown record kind '{record.K}'");
         }

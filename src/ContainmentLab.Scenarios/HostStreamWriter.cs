@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Threading.Channels;
 using ContainmentLab.Events;
 
@@ -27,7 +28,21 @@ internal sealed class HostStreamWriter : IRunObserver, IAsyncDisposable
 
     public void Hello(int pid) => Enqueue(new HostRecord { K = "hello", Pid = pid });
 
-    public void OnEvent(TimeSpan at, ContainmentEvent containmentEvent) => Enqueue(HostStream.Event(at, containmentEvent));
+    public void OnEvent(TimeSpan at, ContainmentEvent containmentEvent)
+    {
+        HostRecord record;
+        try
+        {
+            record = HostStream.Event(at, containmentEvent);
+        }
+        catch (Exception ex) when (ex is NotSupportedException or JsonException)
+        {
+            // Never thrown into the bridge's publish: the runner reports an event it could not be sent.
+            record = new HostRecord { K = "unencodable", T = at.Ticks, Type = $"{containmentEvent.Name}: {ex.Message}" };
+        }
+
+        Enqueue(record);
+    }
 
     public void OnAction(TimeSpan at, TimelineAction action, string? sessionId) =>
         Enqueue(new HostRecord { K = "action", T = at.Ticks, I = HostState.IndexOf(_fixture, action), Session = sessionId });
