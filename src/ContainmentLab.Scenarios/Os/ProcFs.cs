@@ -5,7 +5,7 @@ namespace ContainmentLab.Scenarios.Os;
 
 /// <summary>One read of <c>/proc/PID/stat</c>: the fields the process tree needs.</summary>
 /// <param name="StartTime">Clock ticks after boot (field 22): with the pid, the process's identity (pids are reused, start times are not).</param>
-internal readonly record struct ProcStat(int Pid, char State, int ParentPid, int ProcessGroupId, int SessionId, long StartTime)
+internal readonly record struct ProcStat(int Pid, string Name, char State, int ParentPid, int ProcessGroupId, int SessionId, long StartTime)
 {
     /// <summary>A zombie (or dying) process has exited: it runs nothing and holds nothing but its pid.</summary>
     public bool Exited => State is 'Z' or 'X' or 'x';
@@ -27,8 +27,9 @@ internal static class ProcFs
         }
 
         // "pid (comm) state ppid pgrp session …": comm may hold spaces and parentheses, so count fields after the last ')'.
+        var open = text.IndexOf('(', StringComparison.Ordinal);
         var close = text.LastIndexOf(')');
-        if (close < 0 || close + 2 >= text.Length)
+        if (open < 0 || close < open || close + 2 >= text.Length)
         {
             return null;
         }
@@ -41,7 +42,7 @@ internal static class ProcFs
             && int.TryParse(fields[2], NumberStyles.Integer, CultureInfo.InvariantCulture, out var pgrp)
             && int.TryParse(fields[3], NumberStyles.Integer, CultureInfo.InvariantCulture, out var sid)
             && long.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out var start)
-            ? new ProcStat(pid, fields[0][0], ppid, pgrp, sid, start)
+            ? new ProcStat(pid, text[(open + 1)..close], fields[0][0], ppid, pgrp, sid, start)
             : null;
     }
 
@@ -90,6 +91,17 @@ internal static class ProcFs
         {
             return null;
         }
+    }
+
+    /// <summary>
+    /// The last pid the kernel handed out (the last field of <c>/proc/loadavg</c>), or null. Every fork takes a new pid, so
+    /// while it stays the same no process was created anywhere, and a sample can skip looking for new children.
+    /// </summary>
+    public static int? LastPid()
+    {
+        var text = ReadText("/proc/loadavg");
+        var space = text?.LastIndexOf(' ') ?? -1;
+        return space >= 0 && int.TryParse(text.AsSpan(space + 1).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ? pid : null;
     }
 
     /// <summary>Still the same process (pid and start time) and not yet exited.</summary>

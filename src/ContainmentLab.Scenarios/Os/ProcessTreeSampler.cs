@@ -20,6 +20,8 @@ internal sealed class ProcessTreeSampler : IDisposable
     private readonly Dictionary<int, ProcessRole> _pendingRoles = [];
     private readonly List<PidExitWatch> _watches = [];
     private readonly ManualResetEventSlim _stop = new();
+    private int? _lastPid;
+    private bool _rescan = true;
     private readonly Thread _thread;
     private int _disposed;
 
@@ -61,6 +63,8 @@ internal sealed class ProcessTreeSampler : IDisposable
             {
                 _pendingRoles[pid] = role;
             }
+
+            _rescan = true;
         }
 
         SampleNow();
@@ -76,6 +80,11 @@ internal sealed class ProcessTreeSampler : IDisposable
                 return;
             }
 
+            // Read before the tree: a process forked after this read changes it for the next sample.
+            var lastPid = ProcFs.LastPid();
+            var scanChildren = _rescan || lastPid is null || lastPid != _lastPid;
+            _lastPid = lastPid;
+            _rescan = false;
             var now = _clock();
             foreach (var (pid, role) in _roots())
             {
@@ -101,12 +110,22 @@ internal sealed class ProcessTreeSampler : IDisposable
                 entry.SessionId = stat.SessionId;
                 entry.LastSeenAlive = now;
 
-                // Read again while it lives: a forked child shows its parent's command line until it execs.
-                if (ProcFs.CommandLine(entry.Pid) is { Length: > 0 } commandLine)
+                // Read again when it execs (its name changes), and in its first samples (an exec that keeps the name): a
+                // forked child shows its parent's command line until it execs.
+                if ((entry.CommandLine.Length == 0 || stat.Name != entry.Name || entry.Samples < 5) && ProcFs.CommandLine(entry.Pid) is { Length: > 0 } commandLine)
                 {
                     entry.CommandLine = commandLine;
+                    entry.Name = stat.Name;
                 }
 
+                entry.Samples++;
+
+                if (!scanChildren && !entry.New)
+                {
+                    continue;
+                }
+
+                entry.New = false;
                 foreach (var child in ProcFs.Children(entry.Pid))
                 {
                     if (_live.TryGetValue(child, out var known) && ProcFs.Stat(child)?.StartTime == known.StartTime)
@@ -197,6 +216,7 @@ internal sealed class ProcessTreeSampler : IDisposable
 
         var entry = new Entry(pid, stat.StartTime, role, stat.ParentPid, now)
         {
+            Name = stat.Name,
             ParentPid = stat.ParentPid,
             ProcessGroupId = stat.ProcessGroupId,
             SessionId = stat.SessionId,
@@ -284,6 +304,14 @@ internal sealed class ProcessTreeSampler : IDisposable
         public int SessionId { get; set; }
 
         public string CommandLine { get; set; } = string.Empty;
+
+        /// <summary>The name in <c>stat</c> when <see cref="CommandLine"/> was read: exec changes it.</summary>
+        public string Name { get; set; } = string.Empty;
+
+        public int Samples { get; set; }
+
+        /// <summary>Its children were never looked for.</summary>
+        public bool New { get; set; } = true;
 
         public TimeSpan LastSeenAlive { get; set; }
 
