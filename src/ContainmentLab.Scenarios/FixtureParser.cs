@@ -323,6 +323,11 @@ internal sealed partial class FixtureParser
                     $"a timeline entry needs exactly one action ({string.Join(", ", ActionNames.ByName.Keys)}); found {(kinds.Count == 0 ? "none" : string.Join(" and ", kinds))}");
             }
 
+            if (actions.Any(a => a.Kind == ActionKind.KillHost))
+            {
+                throw Error(entry, $"{kinds[0]} after kill_host: nothing runs once the host is killed (the runner sweeps and judges then)");
+            }
+
             var kind = ActionNames.ByName[kinds[0]];
             var value = keys[kinds[0]];
             string? session = null;

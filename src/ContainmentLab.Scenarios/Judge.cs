@@ -25,6 +25,17 @@ internal static class Judge
             }
         }
 
+        // Whatever guarantees a fixture lists, nothing it started may outlive it (G7 says so itself when listed).
+        if (!guarantees.Any(g => g.Id == "G7") && GuaranteeChecks.NothingLeftRunning(log) is { } leftover)
+        {
+            failures.Add(new ExpectationFailure("nothing left running", null, leftover, leftover, null));
+        }
+
+        if (log.Os?.CleanupFailures is { Count: > 0 } survivors)
+        {
+            failures.Add(new ExpectationFailure("clean-up", null, $"the runner could not kill what the run left: {string.Join("; ", survivors.Select(p => p.ToString()))}", null, null));
+        }
+
         failures.AddRange(fixture.Expect.Events.Select(e => CheckEvents(e, log)).OfType<ExpectationFailure>());
         failures.AddRange(fixture.Expect.Turns.Select(t => CheckTurn(t, log)).OfType<ExpectationFailure>());
         failures.AddRange(fixture.Expect.Within.Select(w => CheckWithin(w, log)).OfType<ExpectationFailure>());

@@ -34,9 +34,12 @@ internal sealed class TurnRecord(string session, string sessionId, int number, T
 
     public bool Ended => EndedAt is not null && !PendingAtBound;
 
+    /// <summary>kill_host SIGKILLed the host while the turn ran (<see cref="EndedAt"/> is then the kill): nobody's turn to end.</summary>
+    public bool CutByKillHost { get; set; }
+
     public override string ToString() =>
         $"{Session} turn {Number}: " + (Outcome is { } o ? $"{o.End}{(o.StopReason is null ? string.Empty : $" ({o.StopReason})")}{(o.Reason is null ? string.Empty : $": {o.Reason}")}"
-            : Refusal is { } r ? $"refused: {r}" : "never ended");
+            : Refusal is { } r ? $"refused: {r}" : CutByKillHost ? "cut by kill_host" : "never ended");
 }
 
 /// <summary>A request the agent wrote (its id as JSON text), for G9's "every request answered".</summary>
@@ -62,6 +65,9 @@ internal sealed record RunLog(
 
     /// <summary>How many responses the host wrote per id (JSON text of the id).</summary>
     public IReadOnlyDictionary<string, int> HostResponses { get; init; } = new Dictionary<string, int>();
+
+    /// <summary>The OS's account (process tree, agents' exit times, leftovers) for G5, G7 and "nothing left running"; null when not collected.</summary>
+    public Os.OsEvidence? Os { get; init; }
 
     public string NameOf(string? sessionId) =>
         sessionId is null ? "host" : SessionIds.FirstOrDefault(p => p.Value == sessionId).Key ?? sessionId;

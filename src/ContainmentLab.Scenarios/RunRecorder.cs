@@ -21,12 +21,16 @@ internal sealed class RunRecorder : IWireTap, IDisposable
     private readonly Dictionary<string, int> _hostResponses = new(StringComparer.Ordinal);
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public RunRecorder(TimeProvider time, string? transcriptPath)
+    /// <param name="startTimestamp">The run's start on <paramref name="time"/>, when it began before this recorder (a kill_host host runs on its runner's clock).</param>
+    public RunRecorder(TimeProvider time, string? transcriptPath, long? startTimestamp = null)
     {
         _time = time;
-        _start = time.GetTimestamp();
+        _start = startTimestamp ?? time.GetTimestamp();
         _transcript = transcriptPath is null ? null : new TranscriptWriter(transcriptPath);
     }
+
+    /// <summary>Sees what the recorder sees, as it comes (a kill_host host streams it to its runner).</summary>
+    public IRunObserver? Observer { get; init; }
 
     public TimeSpan Elapsed => _time.GetElapsedTime(_start);
 
@@ -87,15 +91,21 @@ internal sealed class RunRecorder : IWireTap, IDisposable
             _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
 
+        Observer?.OnEvent(at, containmentEvent);
         _transcript?.WriteEvent(at, containmentEvent);
         changed.TrySetResult();
     }
 
-    public void OnAction(TimelineAction action, string? sessionId, TimeSpan at) => _transcript?.WriteAction(at, action, sessionId);
+    public void OnAction(TimelineAction action, string? sessionId, TimeSpan at)
+    {
+        Observer?.OnAction(at, action, sessionId);
+        _transcript?.WriteAction(at, action, sessionId);
+    }
 
     public void Received(long lineNumber, ReadOnlySpan<byte> line)
     {
         var at = Elapsed;
+        Observer?.OnReceived(at, lineNumber, line);
         _transcript?.WriteLine(at, "in", line);
         if (WireShapeOf(line) is { IsRequest: true, Id: { } requestId, Method: { } method })
         {
@@ -134,7 +144,9 @@ internal sealed class RunRecorder : IWireTap, IDisposable
     public void Sent(ReadOnlySpan<byte> line)
     {
         var text = line.EndsWith("\n"u8) ? line[..^1] : line;
-        _transcript?.WriteLine(Elapsed, "out", text);
+        var at = Elapsed;
+        Observer?.OnSent(at, line);
+        _transcript?.WriteLine(at, "out", text);
         if (WireShapeOf(text) is { IsRequest: false, Method: null, Id: { } answered })
         {
             lock (_lock)

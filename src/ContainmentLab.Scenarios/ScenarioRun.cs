@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using ContainmentLab.Bridge;
 using ContainmentLab.Dispatch;
+using ContainmentLab.Scenarios.Os;
 using ContainmentLab.Sweep;
 
 namespace ContainmentLab.Scenarios;
@@ -25,8 +26,8 @@ internal sealed class ScenarioRun : IAsyncDisposable
         _fixture = fixture;
         _options = options;
         _time = options.TimeProvider;
-        _workDirectory = Directory.CreateTempSubdirectory("containmentlab-fixture-").FullName;
-        _recorder = new RunRecorder(_time, options.TranscriptPath);
+        _workDirectory = options.WorkDirectory ?? Directory.CreateTempSubdirectory("containmentlab-fixture-").FullName;
+        _recorder = new RunRecorder(_time, options.TranscriptPath, options.Epoch) { Observer = options.HostStream };
         BridgeOptions = BuildOptions();
     }
 
@@ -39,11 +40,8 @@ internal sealed class ScenarioRun : IAsyncDisposable
 
     public async Task<RunLog> ExecuteAsync(CancellationToken cancellationToken)
     {
-        if (_fixture.KillsHost)
-        {
-            return await ExecuteWithHostProcessAsync(cancellationToken).ConfigureAwait(false);
-        }
-
+        // The OS's account of the agents and their descendants (a kill_host host's runner keeps its own, of the whole host).
+        using var os = _options.HostStream is null ? RunProcessWatch.ForAgents(() => _bridge?.AgentProcessId, () => _recorder.Elapsed, _time) : null;
         using var bound = new CancellationTokenSource(_options.RunTimeout, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, bound.Token);
         var token = linked.Token;
@@ -68,13 +66,25 @@ internal sealed class ScenarioRun : IAsyncDisposable
         }
         finally
         {
+            os?.RunEnding(_recorder.Elapsed);
             await StopBridgeAsync().ConfigureAwait(false);
         }
 
         // Stopping the bridge completes every turn; let their records settle (bounded) before judging.
         await WaitForTurnsAsync(TimeSpan.FromSeconds(10), markPending: false, CancellationToken.None).ConfigureAwait(false);
         Duration = _recorder.Elapsed;
-        var log = new RunLog(
+        var log = Snapshot() with
+        {
+            Os = os is null ? (_options.HostStream is null ? OsEvidence.None(RunProcessWatch.NoProcFs) : null) : await os.FinishAsync(cancellationToken: CancellationToken.None).ConfigureAwait(false),
+        };
+        _recorder.Dispose();
+        return log;
+    }
+
+    /// <summary>What the run has observed so far (the whole of it once it ended).</summary>
+    private RunLog Snapshot()
+    {
+        return new RunLog(
             _fixture,
             BridgeOptions,
             new Dictionary<string, string>(_ids, StringComparer.Ordinal),
@@ -88,95 +98,6 @@ internal sealed class ScenarioRun : IAsyncDisposable
             AgentRequests = _recorder.AgentRequests,
             HostResponses = _recorder.HostResponses,
         };
-        _recorder.Dispose();
-        return log;
-    }
-
-    /// <summary>
-    /// A <c>kill_host</c> fixture: the bridge runs in a host process of its own (<see cref="ScenarioHost"/>) with one
-    /// session and a running turn; <c>kill_host</c> SIGKILLs it, then the orphan sweep runs on its runtime directory and
-    /// G7 checks that nothing carrying the dead host's cookie is left. Only <c>at:</c> and <c>kill_host</c> apply here.
-    /// </summary>
-    private async Task<RunLog> ExecuteWithHostProcessAsync(CancellationToken cancellationToken)
-    {
-        KillHostRecord? kill = null;
-        var agent = BridgeOptions.Command!;
-        var info = new System.Diagnostics.ProcessStartInfo(_options.HostPath) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in (string[])["__host", "--runtime-dir", BridgeOptions.Sweep.RuntimeDirectory!, "--sandbox", BridgeOptions.SandboxRoot!, "--", agent.FileName, .. agent.Arguments])
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        using var host = System.Diagnostics.Process.Start(info)!;
-        try
-        {
-            var ready = await host.StandardOutput.ReadLineAsync(cancellationToken).AsTask().WaitAsync(TimeSpan.FromSeconds(30), _time, cancellationToken).ConfigureAwait(false);
-            if (ready is null || !ready.StartsWith(ScenarioHost.ReadyPrefix, StringComparison.Ordinal))
-            {
-                var stderr = await host.StandardError.ReadToEndAsync(cancellationToken).WaitAsync(TimeSpan.FromSeconds(5), _time, cancellationToken).ConfigureAwait(false);
-                Problems.Add(new ExpectationFailure("start", null, "the host process did not get its agent running", stderr.Trim(), null));
-            }
-            else
-            {
-                foreach (var action in _fixture.Timeline)
-                {
-                    if (action.At is { } at && at - _recorder.Elapsed is { } left && left > TimeSpan.Zero)
-                    {
-                        await Task.Delay(left, _time, cancellationToken).ConfigureAwait(false);
-                    }
-
-                    var started = _recorder.Elapsed;
-                    _recorder.OnAction(action, null, started);
-                    string? error = null;
-                    if (action.Kind == ActionKind.KillHost)
-                    {
-                        host.Kill(entireProcessTree: false); // SIGKILL of the host alone: its agent and descendants become orphans
-                        await host.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-                        kill = await SweepAfterKillAsync(started, cancellationToken).ConfigureAwait(false);
-                    }
-                    else if (action.Kind != ActionKind.Prompt)
-                    {
-                        error = $"{action.Name} does not apply to a kill_host fixture (its host runs one session with one turn)";
-                    }
-
-                    _actions.Add(new ActionRecord(action, null, started, _recorder.Elapsed - started, error));
-                    if (error is not null)
-                    {
-                        Problems.Add(new ExpectationFailure($"timeline: {action.Name}", action.Session, error, null, action.Mark.ToString()));
-                    }
-                }
-            }
-        }
-        finally
-        {
-            if (!host.HasExited)
-            {
-                host.Kill(entireProcessTree: true);
-            }
-        }
-
-        Duration = _recorder.Elapsed;
-        var log = new RunLog(_fixture, BridgeOptions, new Dictionary<string, string>(StringComparer.Ordinal), _recorder.Events, [.. _actions], [], [], _recorder.ToolActivity, kill);
-        _recorder.Dispose();
-        return log;
-    }
-
-    private async Task<KillHostRecord> SweepAfterKillAsync(TimeSpan at, CancellationToken cancellationToken)
-    {
-        if (ProcessTables.ForCurrentPlatform() is not { } table)
-        {
-            return new KillHostRecord(at, 0, 0, [], "no process table on this platform: the sweep cannot run");
-        }
-
-        var registry = new LeaseRegistry(BridgeOptions.Sweep.RuntimeDirectory);
-        var cookies = registry.ReadAll().Leases.SelectMany(l => l.Cookies).ToList();
-        if (cookies.Count == 0)
-        {
-            return new KillHostRecord(at, 0, 0, [], "the dead host left no lease to sweep by");
-        }
-
-        var report = await new OrphanSweeper(registry, table, BridgeOptions.Sweep, _time).SweepAsync(dryRun: false, cancellationToken).ConfigureAwait(false);
-        return new KillHostRecord(at, report.Killed.Count, report.Survivors.Count, [.. cookies.Where(c => AgentCookie.AnyCarrier(table, c))], null);
     }
 
     private async Task<bool> StartAsync(CancellationToken cancellationToken)
@@ -244,6 +165,10 @@ internal sealed class ScenarioRun : IAsyncDisposable
                 case ActionKind.Restart:
                     sessionId = await bridge.NewSessionAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
                     _ids[action.Session!] = sessionId;
+                    break;
+                case ActionKind.KillHost when _options.HostStream is { } host:
+                    // This is a kill_host host process: the runner is told, and SIGKILLs it; this call never returns.
+                    await host.KillRequestedAsync(Snapshot(), Problems, cancellationToken).ConfigureAwait(false);
                     break;
                 default:
                     error = "kill_host needs the bridge in a host process of its own; this run has it in-process";
@@ -430,6 +355,11 @@ internal sealed class ScenarioRun : IAsyncDisposable
     public ValueTask DisposeAsync()
     {
         _recorder.Dispose();
+        if (_options.WorkDirectory is not null)
+        {
+            return ValueTask.CompletedTask; // not ours to delete: a kill_host runner sweeps its lease directory after this host died
+        }
+
         try
         {
             Directory.Delete(_workDirectory, recursive: true);

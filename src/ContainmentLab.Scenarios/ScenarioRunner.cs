@@ -40,6 +40,18 @@ public static class ScenarioRunner
             return Invalid(fixture.Path, $"kill_host needs the host executable, which is missing: {options.HostPath}", fixture);
         }
 
+        if (fixture.KillsHost && !Os.ProcFs.Available)
+        {
+            return Invalid(fixture.Path, "kill_host needs Linux: its host runs under a child subreaper and its process tree is read from /proc", fixture);
+        }
+
+        if (fixture.KillsHost)
+        {
+            await using var host = new HostProcessRun(fixture, options);
+            var hostLog = await host.ExecuteAsync(cancellationToken).ConfigureAwait(false);
+            return Judge.Evaluate(hostLog, host.Problems, host.Duration, options.TranscriptPath);
+        }
+
         await using var run = new ScenarioRun(fixture, options);
         var log = await run.ExecuteAsync(cancellationToken).ConfigureAwait(false);
         return Judge.Evaluate(log, run.Problems, run.Duration, options.TranscriptPath);

@@ -100,6 +100,7 @@ public sealed class FixtureLoaderTests
     [TestCase("timeline:\n  - prompt: s9\n", 10, 13, "unknown session 's9'")]
     [TestCase("timeline:\n  - interrupt: s1\n    at: 2 seconds\n", 11, 9, "at must be a duration")]
     [TestCase("timeline:\n  - interrupt: s1\n    after: { event: ToolHung }\n", 11, 21, "unknown event 'ToolHung'")]
+    [TestCase("timeline:\n  - prompt: s1\n  - kill_host: true\n  - interrupt: s1\n", 12, 5, "interrupt after kill_host: nothing runs once the host is killed")]
     public void Load_BadTimeline_FailsAtTheValue(string timeline, int line, int column, string problem)
     {
         var ex = LoadFails(Valid.Replace("timeline:\n  - prompt: s1\n", "sessions: [s1]\n" + timeline, StringComparison.Ordinal));

@@ -1,0 +1,174 @@
+using System.Text.Json;
+using ContainmentLab.Bridge;
+using ContainmentLab.Dispatch;
+using ContainmentLab.Events;
+using ContainmentLab.Scenarios;
+using ContainmentLab.Scenarios.Os;
+using ContainmentLab.Tests.Support;
+
+namespace ContainmentLab.Tests.Scenarios;
+
+/// <summary>
+/// A kill_host fixture runs whole in its host process — the fixture's host block, its sessions and its timeline — and
+/// the runner sees what the host saw (events, wire lines, actions, turns, audit records) as if the bridge had run
+/// in-process; after the kill and the sweep nothing the run started is left, checked from /proc.
+/// </summary>
+[TestFixture]
+[Category("Fixtures")]
+[Category("Process")]
+[CancelAfter(120_000)]
+[Platform("Linux")]
+public sealed class KillHostRunTests
+{
+    /// <summary>
+    /// Two sessions: s1's desktop.press is denied by the host's per-tool policy and s1 then stalls; s2's hung agent-side
+    /// tool is cancelled by the host's 1 s watchdog (the default is 60 s). Then the host is killed mid-turn in s1.
+    /// </summary>
+    private const string WholeFixture = """
+        name: kill-host-whole-fixture
+        description: the host block, two sessions and the timeline run in the host process
+        agent:
+          script:
+            session_prompts:
+              sess-1:
+                - steps:
+                    - tool: desktop.press
+                      arguments: { target: denied-by-the-host }
+                    - stall: forever
+              sess-2:
+                - steps:
+                    - agent_tool: { title: "Hung build", kind: execute, duration: forever }
+        host:
+          watchdog: { tool_timeout: 1s, activity_window: 1s }
+          policies: { per_tool: { desktop.press: deny } }
+        sessions: 2
+        timeline:
+          - prompt: s1
+            text: words only the host can have sent
+          - prompt: s2
+            after: { event: ToolCompleted, session: s1 }
+          - kill_host: true
+            after: { event: TurnEnded, session: s2 }
+        expect:
+          guarantees: [G7]
+          events:
+            - { name: ToolHangCanceled, session: s2, count: 1 }
+          turns:
+            s2: cancelled
+        """;
+
+    private string _transcript = null!;
+
+    [SetUp]
+    public void SetUp() => _transcript = Path.Combine(Path.GetTempPath(), $"cl-killhost-{Guid.NewGuid():N}.ndjson");
+
+    [TearDown]
+    public void TearDown() => File.Delete(_transcript);
+
+    private ScenarioRunOptions Options => new() { HostPath = RepositoryPaths.Cli, TranscriptPath = _transcript };
+
+    private static Fixture Parse(string text) => FixtureLoader.Parse(text, "kill-host-whole-fixture.yaml");
+
+    [Test]
+    public async Task KillHost_HostRunsTheFixturesHostBlockSessionsAndTimeline_AndTheRunnerSeesIt(CancellationToken cancellationToken)
+    {
+        var result = await ScenarioRunner.RunAsync(Parse(WholeFixture), Options, cancellationToken);
+
+        var timeline = string.Join('\n', result.Timeline.Select(e => $"{e.At.TotalSeconds:0.000} {e.Lane} {e.Kind} {e.Detail}"));
+        Assert.That(result.Verdict, Is.EqualTo(Verdict.Passed), () => string.Join('\n', result.Failures.Select(f => $"{f.Expectation}: {f.Detail}")) + "\n" + timeline);
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.Timeline.Where(e => e.Kind == "TurnStarted").Select(e => e.Lane), Is.EquivalentTo(new[] { "s1", "s2" }), "both sessions, as the timeline says");
+            Assert.That(result.Timeline.Any(e => e is { Lane: "s1", Kind: "ToolCompleted" } && e.Detail.EndsWith("Denied", StringComparison.Ordinal)), Is.True, "the host's policy: " + timeline);
+            Assert.That(result.Timeline.Any(e => e is { Lane: "s2", Kind: "ToolHangCanceled" }), Is.True, "the host's watchdog: " + timeline);
+            Assert.That(result.Timeline.Select(e => e.Kind), Does.Contain("kill_host").And.Contain("sweep"));
+        });
+
+        // The host's wire, both ways, and its events are in the runner's transcript.
+        var lines = File.ReadAllLines(_transcript);
+        Assert.That(lines.Any(l => l.Contains("\"dir\":\"out\"", StringComparison.Ordinal) && l.Contains("words only the host can have sent", StringComparison.Ordinal)), Is.True, "the host's prompt line");
+        Assert.That(lines.Any(l => l.Contains("\"dir\":\"in\"", StringComparison.Ordinal) && l.Contains("Hung build", StringComparison.Ordinal)), Is.True, "the agent's tool_call line");
+        Assert.That(lines.Any(l => l.Contains("\"event\":\"ToolHangCanceled\"", StringComparison.Ordinal)), Is.True, "the host's event");
+    }
+
+    [Test]
+    public async Task KillHost_RunLog_HasTheHostsTurnsAuditAndActions_AtTheHostsTimes(CancellationToken cancellationToken)
+    {
+        await using var run = new HostProcessRun(Parse(WholeFixture), Options);
+        var log = await run.ExecuteAsync(cancellationToken);
+
+        Assert.That(run.Problems, Is.Empty, () => string.Join('\n', run.Problems.Select(p => $"{p.Expectation}: {p.Detail} [{p.FirstOffendingRecord}]")));
+        Assert.That(log.SessionIds, Is.EqualTo(new Dictionary<string, string> { ["s1"] = "sess-1", ["s2"] = "sess-2" }));
+        Assert.That(log.Actions.Select(a => a.Action.Name), Is.EqualTo(new[] { "prompt", "prompt", "kill_host" }));
+        var s1 = log.Turns.Single(t => t.Session == "s1");
+        var s2 = log.Turns.Single(t => t.Session == "s2");
+        Assert.That(s2.Outcome?.End, Is.EqualTo(TurnEnd.Cancelled), s2.ToString());
+        Assert.That(s1.CutByKillHost, Is.True, s1.ToString());
+        Assert.That(log.Audit.Any(r => r is { Kind: AuditKind.Denied, Tool: "desktop.press", SessionId: "sess-1" }), Is.True, string.Join('\n', log.Audit));
+
+        // Replayed at the host's times: the watchdog fired a tool timeout after s2's prompt, and the kill came after it.
+        var prompt2 = log.Actions[1].At;
+        var hang = log.Events.Single(e => e.Event is ToolHangCanceled);
+        Assert.That(hang.At - prompt2, Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(1)));
+        Assert.That(log.Actions[2].At, Is.GreaterThan(hang.At));
+        Assert.That(log.KillHost, Is.Not.Null.And.Property(nameof(KillHostRecord.Error)).Null);
+        Assert.That(log.AgentRequests.Select(r => r.Method), Does.Contain("_containmentlab/tool"), "the wire tap's accounting ran on the host's lines");
+    }
+
+    [Test]
+    public async Task KillHost_TerminalBelowTheHost_IsInTheTreeAndNothingIsLeftAfterTheRun(CancellationToken cancellationToken)
+    {
+        var fixture = FixtureLoader.Load(Path.Combine(RepositoryPaths.Root, "fixtures", "kill-host-terminal.yaml"));
+        await using var run = new HostProcessRun(fixture, Options);
+        var log = await run.ExecuteAsync(cancellationToken);
+
+        var os = log.Os!;
+        var tree = string.Join('\n', os.Processes);
+        Assert.That(os.Unavailable, Is.Null);
+        Assert.That(os.Processes.Count(p => p.Role == ProcessRole.Host), Is.EqualTo(1), tree);
+        Assert.That(os.Processes.Count(p => p.Role == ProcessRole.Agent), Is.EqualTo(1), tree);
+
+        // Found by the OS's process tree alone: a terminal carries no cookie, leads its own session and group.
+        var terminal = os.Processes.Single(p => p.CommandLine == "sleep 300");
+        Assert.That(terminal.SessionId, Is.EqualTo(terminal.Pid), tree);
+        Assert.That(os.CleanupFailures, Is.Empty, tree);
+        foreach (var process in os.Processes)
+        {
+            Assert.That(ProcFs.IsAlive(process.Pid, process.StartTime), Is.False, $"{process} is gone, from /proc");
+        }
+    }
+
+    [Test]
+    public void Fixture_JsonForTheHost_RoundTripsEveryFixture()
+    {
+        var root = Path.Combine(RepositoryPaths.Root, "fixtures");
+        foreach (var path in Directory.GetFiles(root, "*.yaml", SearchOption.AllDirectories).Where(f => !f.Contains($"{Path.DirectorySeparatorChar}scripts{Path.DirectorySeparatorChar}", StringComparison.Ordinal)))
+        {
+            var json = JsonSerializer.Serialize(FixtureLoader.Load(path), HostStream.Options);
+            var again = JsonSerializer.Serialize(JsonSerializer.Deserialize<Fixture>(json, HostStream.Options), HostStream.Options);
+            Assert.That(again, Is.EqualTo(json), path);
+        }
+    }
+
+    [Test]
+    public void HostStream_Events_RoundTripByType()
+    {
+        var outcome = new TurnOutcome("sess-1", TurnEnd.AgentExited, null, true, TimeSpan.FromSeconds(2), null, false, "gone") { Exit = new AgentExit(null, 9, "tail") };
+        ContainmentEvent[] events =
+        [
+            new AgentExited(DateTimeOffset.UnixEpoch, null, 9, "tail", "killed"),
+            new TurnEnded(DateTimeOffset.UnixEpoch, "sess-1", outcome),
+            new ToolCompleted(DateTimeOffset.UnixEpoch, "sess-1", "sess-1/t1", "desktop.press", AuditKind.Denied, "policy"),
+            new InterruptRequested(DateTimeOffset.UnixEpoch, null, true, ["sess-1", "sess-2"]),
+        ];
+        foreach (var original in events)
+        {
+            var line = HostStream.Encode(HostStream.Event(TimeSpan.FromSeconds(1.5), original));
+            var record = JsonSerializer.Deserialize<HostRecord>(line, HostStream.Options)!;
+            var decoded = HostStream.DecodeEvent(record);
+            Assert.That(decoded.GetType(), Is.EqualTo(original.GetType()));
+            Assert.That(JsonSerializer.Serialize(decoded, decoded.GetType(), HostStream.Options), Is.EqualTo(JsonSerializer.Serialize(original, original.GetType(), HostStream.Options)));
+            Assert.That(record.T, Is.EqualTo(TimeSpan.FromSeconds(1.5).Ticks));
+        }
+    }
+}
