@@ -205,6 +205,21 @@ public sealed class MemoryBoundTests
         });
     }
 
+    /// <summary>The in-process agents' answers to initialize and session/new: the minimum the bridge needs.</summary>
+    private static Task AnswerHandshakeAsync(Stream output, IncomingMessage message, CancellationToken cancellationToken) =>
+        WriteAsync(
+            output,
+            message.Method == AcpMethods.Initialize
+                ? $$$"""{"jsonrpc":"2.0","id":{{{message.Id}}},"result":{"protocolVersion":1}}""" + "\n"
+                : $$$"""{"jsonrpc":"2.0","id":{{{message.Id}}},"result":{"sessionId":"{{{SessionId}}}"}}""" + "\n",
+            cancellationToken);
+
+    private static async Task WriteAsync(Stream output, string text, CancellationToken cancellationToken)
+    {
+        await output.WriteAsync(Encoding.UTF8.GetBytes(text), cancellationToken);
+        await output.FlushAsync(cancellationToken);
+    }
+
     private static string Mib(long bytes) => (bytes / (1024.0 * 1024)).ToString("0.0", CultureInfo.InvariantCulture) + " MiB";
 
     /// <summary>Counts violations by kind and keeps a few for the failure message: the test itself must stay bounded.</summary>
@@ -418,11 +433,8 @@ public sealed class MemoryBoundTests
 
                 switch (message.Method)
                 {
-                    case AcpMethods.Initialize:
-                        await WriteAsync(output, $$$"""{"jsonrpc":"2.0","id":{{{message.Id}}},"result":{"protocolVersion":1}}""" + "\n", cancellationToken);
-                        break;
-                    case AcpMethods.SessionNew:
-                        await WriteAsync(output, $$$"""{"jsonrpc":"2.0","id":{{{message.Id}}},"result":{"sessionId":"{{{SessionId}}}"}}""" + "\n", cancellationToken);
+                    case AcpMethods.Initialize or AcpMethods.SessionNew:
+                        await AnswerHandshakeAsync(output, message, cancellationToken);
                         break;
                     case AcpMethods.SessionPrompt:
                         turn = TurnAsync(output, message.Id!.Value, cancellationToken);
@@ -463,12 +475,6 @@ public sealed class MemoryBoundTests
             await _allAnswered.Task.WaitAsync(cancellationToken);
             await WriteAsync(output, $$$"""{"jsonrpc":"2.0","id":{{{promptId}}},"result":{"stopReason":"end_turn"}}""" + "\n", cancellationToken);
         }
-
-        private static async Task WriteAsync(Stream output, string text, CancellationToken cancellationToken)
-        {
-            await output.WriteAsync(Encoding.UTF8.GetBytes(text), cancellationToken);
-            await output.FlushAsync(cancellationToken);
-        }
     }
 
     /// <summary>Answers the handshake, then writes short bad lines (valid JSON, not an object) and never reads again.</summary>
@@ -497,11 +503,8 @@ public sealed class MemoryBoundTests
                     var message = parser.Parse(read.Line, read.LineNumber).Message!;
                     switch (message.Method)
                     {
-                        case AcpMethods.Initialize:
-                            await WriteAsync(output, $$$"""{"jsonrpc":"2.0","id":{{{message.Id}}},"result":{"protocolVersion":1}}""" + "\n", cancellationToken);
-                            break;
-                        case AcpMethods.SessionNew:
-                            await WriteAsync(output, $$$"""{"jsonrpc":"2.0","id":{{{message.Id}}},"result":{"sessionId":"{{{SessionId}}}"}}""" + "\n", cancellationToken);
+                        case AcpMethods.Initialize or AcpMethods.SessionNew:
+                            await AnswerHandshakeAsync(output, message, cancellationToken);
                             break;
                         case AcpMethods.SessionPrompt:
                             // From here on the agent never reads its stdin again.
@@ -545,12 +548,6 @@ public sealed class MemoryBoundTests
                 PeakLive = Math.Max(PeakLive, GC.GetTotalMemory(forceFullCollection: true));
                 Samples++;
             }
-        }
-
-        private static async Task WriteAsync(Stream output, string text, CancellationToken cancellationToken)
-        {
-            await output.WriteAsync(Encoding.UTF8.GetBytes(text), cancellationToken);
-            await output.FlushAsync(cancellationToken);
         }
     }
 }
