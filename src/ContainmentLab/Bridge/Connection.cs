@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Text.Json.Serialization.Metadata;
 using System.Threading.Channels;
 using ContainmentLab.Protocol;
@@ -200,7 +201,6 @@ internal sealed partial class Connection : IAsyncDisposable
                 if (read.Status == LineReadStatus.Oversize)
                 {
                     _tap?.Received(read.LineNumber, default);
-                    _handler.OnViolation(read.LineNumber, $"line of {read.Length} bytes exceeds the {_framing.MaxLineBytes}-byte limit; skipped");
                     OnOversize(read);
                     continue;
                 }
@@ -232,38 +232,59 @@ internal sealed partial class Connection : IAsyncDisposable
     }
 
     /// <summary>
-    /// A line too long to parse still gets its answer when its head shows whose it is: a request is answered under its
-    /// id (else with a null id); a response to one of ours completes that request with an error instead of leaving it
-    /// waiting for an answer that was skipped.
+    /// A line too long to parse still gets its answer when its envelope shows whose it is (read from the whole line as it
+    /// streamed past, wherever its id and method are): a request is answered under its id (a line with no readable id
+    /// with a null id); a response to one of ours completes that request with an error instead of leaving it waiting for
+    /// an answer that was skipped. A line with an id and neither method nor result/error (its JSON broke before them)
+    /// fails our request of that id if one waits, else it is answered under that id: someone may be waiting on it.
     /// </summary>
     private void OnOversize(LineReadResult read)
     {
-        var (id, hasMethod) = RequestRecovery.Recover(read.Head.Span);
+        var envelope = read.Envelope;
+        var violation = $"line of {read.Length} bytes exceeds the {_framing.MaxLineBytes}-byte limit; skipped";
         var error = $"line {read.LineNumber} exceeds the {_framing.MaxLineBytes}-byte limit";
-        if (id is { } recovered && !hasMethod)
+        if (envelope.Id is { } recovered && !envelope.HasMethod)
         {
             if (_pending.TryRemove(recovered, out var source))
             {
+                _handler.OnViolation(read.LineNumber, violation);
                 var failed = new IncomingMessage(MessageKind.Response, recovered, null, default, default, new RpcError(JsonRpcErrorCodes.InvalidRequest, "the response " + error), read.LineNumber);
                 _handler.OnResponse(failed);
                 source.TrySetResult(failed);
+                return;
             }
 
-            return;
+            if (envelope.HasResultOrError)
+            {
+                // A response to nothing we wait for: never answered (JSON-RPC answers requests only).
+                _handler.OnViolation(read.LineNumber, violation);
+                return;
+            }
         }
 
-        EnqueueError(id, JsonRpcErrorCodes.InvalidRequest, error);
+        ReportAndAnswer(read.LineNumber, violation, envelope.Id, JsonRpcErrorCodes.InvalidRequest, error);
     }
 
-    private void EnqueueError(RpcId? id, int code, string message)
+    /// <summary>
+    /// Reports a bad line and queues its error answer. An answer with a null id is dropped while
+    /// <see cref="MaxQueuedAnonymousErrors"/> lines wait for the agent, and the report says so: the line was read (it is
+    /// reported), only its answer, which no request can be waiting on, was not sent.
+    /// </summary>
+    private void ReportAndAnswer(long lineNumber, string violation, RpcId? id, int code, string message)
     {
         if (id is null && QueuedLines >= MaxQueuedAnonymousErrors)
         {
+            _handler.OnViolation(lineNumber, violation + AnonymousAnswerDropped);
             return;
         }
 
+        _handler.OnViolation(lineNumber, violation);
         Enqueue(MessageWriter.Error(id, code, message));
     }
+
+    /// <summary>The end of a violation's reason when its null-id error answer was not queued (see <see cref="MaxQueuedAnonymousErrors"/>).</summary>
+    internal static readonly string AnonymousAnswerDropped =
+        string.Create(CultureInfo.InvariantCulture, $"; not answered: {MaxQueuedAnonymousErrors} lines already wait for the agent, and a line with no readable id answers no request");
 
     private void Route(ParseOutcome parsed, long lineNumber, IDisposable? lease)
     {
@@ -275,12 +296,14 @@ internal sealed partial class Connection : IAsyncDisposable
 
         if (parsed.Message is not { } message)
         {
-            _handler.OnViolation(lineNumber, parsed.Error!);
-
             // Answer anything that may have been a request (JSON-RPC: id null when it could not be read); never answer a bad response.
             if (parsed.WasRequest || parsed.RecoveredId is null)
             {
-                EnqueueError(parsed.RecoveredId, parsed.ErrorCode, $"line {lineNumber}: {parsed.Error}");
+                ReportAndAnswer(lineNumber, parsed.Error!, parsed.RecoveredId, parsed.ErrorCode, $"line {lineNumber}: {parsed.Error}");
+            }
+            else
+            {
+                _handler.OnViolation(lineNumber, parsed.Error!);
             }
 
             return;

@@ -15,4 +15,11 @@ public readonly record struct LineReadResult(LineReadStatus Status, ReadOnlyMemo
     /// request too large to parse, so that it can still be answered. Valid only until the next read.
     /// </summary>
     public ReadOnlyMemory<byte> Head { get; init; }
+
+    /// <summary>
+    /// For an oversize line: its top-level id and kind, read from the whole line as it streamed past (not only from its
+    /// head: a serializer may write the huge params before the id), so that a request too large to parse is still
+    /// answered under its own id, and a response fails the request it answers.
+    /// </summary>
+    public RecoveredEnvelope Envelope { get; init; }
 }

@@ -2,7 +2,10 @@ namespace ContainmentLab.Protocol;
 
 /// <summary>
 /// Splits a byte stream into newline-terminated lines (LF; a CR before it is dropped) with a hard cap on the line
-/// length. A line over the cap is skipped as it streams past, so memory stays bounded whatever the peer sends.
+/// length. A line over the cap is skipped as it streams past, so memory stays bounded whatever the peer sends: the
+/// reader holds at most the cap (and a CRLF), the skipped line's first <see cref="HeadBytes"/> and a small envelope scan.
+/// The line's end is its newline, found wherever a read splits the stream; the bytes after it are the next line's and
+/// are kept, so every complete line after an oversize one is returned whole, with its own line number.
 /// </summary>
 public sealed class LineReader
 {
@@ -21,6 +24,8 @@ public sealed class LineReader
     private bool _eof;
     private byte[]? _head;
     private int _headLength;
+    private bool _discardEndedWithCr;
+    private EnvelopeScanner? _scanner;
 
     public LineReader(Stream stream, int maxLineBytes = FramingOptions.DefaultMaxLineBytes)
     {
@@ -34,8 +39,12 @@ public sealed class LineReader
     /// <summary>Lines returned so far, including oversize ones.</summary>
     public long LineNumber => _lineNumber;
 
+    /// <summary>The size of the line buffer: the memory bound (never more than the cap and a CRLF) is checked against it.</summary>
+    internal int BufferCapacity => _buffer.Length;
+
     public async ValueTask<LineReadResult> ReadLineAsync(CancellationToken cancellationToken = default)
     {
+        // Bytes of the current line already streamed past (it went over the cap before its newline came).
         long discarded = 0;
         while (true)
         {
@@ -47,19 +56,19 @@ public sealed class LineReader
                 _start = newline + 1;
                 _scanned = _start;
                 _lineNumber++;
-                if (discarded > 0)
-                {
-                    return new LineReadResult(LineReadStatus.Oversize, default, _lineNumber, discarded + length) { Head = _head.AsMemory(0, _headLength) };
-                }
-
                 if (length > 0 && _buffer[newline - 1] == (byte)'\r')
                 {
                     length--;
                 }
-
-                if (length > _maxLineBytes)
+                else if (length == 0 && discarded > 0 && _discardEndedWithCr)
                 {
-                    return new LineReadResult(LineReadStatus.Oversize, default, _lineNumber, length) { Head = _buffer.AsMemory(lineStart, Math.Min(HeadBytes, length)) };
+                    // The CR of this CRLF went with the last bytes streamed past: it is the terminator, not the line's.
+                    discarded--;
+                }
+
+                if (discarded > 0 || length > _maxLineBytes)
+                {
+                    return Oversize(lineStart, length, discarded);
                 }
 
                 return new LineReadResult(LineReadStatus.Line, _buffer.AsMemory(lineStart, length), _lineNumber, length);
@@ -68,16 +77,9 @@ public sealed class LineReader
             _scanned = _end;
             if (_end - _start > _maxLineBytes + 1)
             {
-                // Over the cap with no newline in sight: forget what we have and skip to the next newline — all but its head.
-                if (discarded == 0)
-                {
-                    _head ??= new byte[HeadBytes];
-                    _headLength = Math.Min(HeadBytes, _end - _start);
-                    Buffer.BlockCopy(_buffer, _start, _head, 0, _headLength);
-                }
-
-                discarded += _end - _start;
-                _start = _end = _scanned = 0;
+                // Over the cap with no newline in sight: skip what we have and go on to the next newline, keeping only the
+                // line's head and what its envelope says so far. The bytes after that newline are the next line's: kept.
+                discarded += Discard(first: discarded == 0);
             }
 
             if (_eof)
@@ -90,8 +92,7 @@ public sealed class LineReader
                     _start = _scanned = _end;
                     if (discarded > 0 || length > _maxLineBytes)
                     {
-                        var head = discarded > 0 ? _head.AsMemory(0, _headLength) : _buffer.AsMemory(lineStart, Math.Min(HeadBytes, length));
-                        return new LineReadResult(LineReadStatus.Oversize, default, _lineNumber, discarded + length) { Head = head };
+                        return Oversize(lineStart, length, discarded);
                     }
 
                     return new LineReadResult(LineReadStatus.Line, _buffer.AsMemory(lineStart, length), _lineNumber, length);
@@ -109,6 +110,56 @@ public sealed class LineReader
 
             _end += read;
         }
+    }
+
+    /// <summary>Streams the pending bytes of an over-cap line past: into its head (until full) and its envelope scan.</summary>
+    private int Discard(bool first)
+    {
+        var scanner = _scanner ??= new EnvelopeScanner();
+        _head ??= new byte[HeadBytes];
+        if (first)
+        {
+            scanner.Reset();
+            _headLength = 0;
+        }
+
+        var skipped = _buffer.AsSpan(_start, _end - _start);
+        scanner.Feed(skipped);
+        AppendHead(skipped);
+        _discardEndedWithCr = skipped[^1] == (byte)'\r';
+        _start = _end = _scanned = 0;
+        return skipped.Length;
+    }
+
+    /// <param name="lineStart">Where the line's last bytes (or all of them) are in the buffer.</param>
+    /// <param name="length">How many are there, without the terminator.</param>
+    /// <param name="discarded">How many went before them, streamed past.</param>
+    private LineReadResult Oversize(int lineStart, int length, long discarded)
+    {
+        var rest = _buffer.AsSpan(lineStart, length);
+        var scanner = _scanner ??= new EnvelopeScanner();
+        ReadOnlyMemory<byte> head;
+        if (discarded == 0)
+        {
+            // Over the cap but whole in the buffer: its head is right there.
+            scanner.Reset();
+            head = _buffer.AsMemory(lineStart, Math.Min(HeadBytes, length));
+        }
+        else
+        {
+            AppendHead(rest);
+            head = _head.AsMemory(0, (int)Math.Min(_headLength, discarded + length));
+        }
+
+        scanner.Feed(rest);
+        return new LineReadResult(LineReadStatus.Oversize, default, _lineNumber, discarded + length) { Head = head, Envelope = scanner.Envelope };
+    }
+
+    private void AppendHead(ReadOnlySpan<byte> bytes)
+    {
+        var n = Math.Min(HeadBytes - _headLength, bytes.Length);
+        bytes[..n].CopyTo(_head.AsSpan(_headLength));
+        _headLength += n;
     }
 
     private void MakeRoom()

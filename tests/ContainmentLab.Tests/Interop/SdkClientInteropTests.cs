@@ -17,9 +17,17 @@ public sealed class SdkClientInteropTests
 {
     private const int CancelAfter = 40;
 
-    [Test]
+    /// <remarks>
+    /// The honouring fake agent answers the prompt <c>cancelled</c> without waiting for the calls it still has in flight
+    /// (ACP allows it), so its answer can reach the client before the client's refusals of those calls are written. The
+    /// client once closed the connection on that answer and dropped the refusals (an agent request unanswered, on a loaded
+    /// machine only); it now waits until every agent request has its answer on the wire. The second case makes the client
+    /// slow on purpose, so that the answer overtakes the refusals every time the agent had calls in flight.
+    /// </remarks>
+    [TestCase(0, TestName = "SdkClient_StormingFakeAgent_TakesEveryMessageAndEndsCancelled")]
+    [TestCase(50, TestName = "SdkClient_SlowRefusals_StormingFakeAgent_EveryAgentRequestAnsweredBeforeTheClientCloses")]
     [CancelAfter(60_000)]
-    public async Task SdkClient_StormingFakeAgent_TakesEveryMessageAndEndsCancelled(CancellationToken cancellationToken)
+    public async Task SdkClient_StormingFakeAgent_TakesEveryMessageAndEndsCancelled(int refusalDelayMs, CancellationToken cancellationToken)
     {
         Assert.That(File.Exists(InteropSetup.CliPath), Is.True, $"the CLI is built at {InteropSetup.CliPath}");
         var cwd = Directory.CreateTempSubdirectory("cl-interop-client-").FullName;
@@ -27,7 +35,7 @@ public sealed class SdkClientInteropTests
         {
             var run = await NodeProcess.RunAsync(
                 InteropSetup.Node,
-                [InteropSetup.Script("sdk-client.mjs"), "--cwd", cwd, "--cancel-after", $"{CancelAfter}", "--", InteropSetup.CliPath, "fake-agent", "--script", InteropSetup.Script("fake-agent-storm.yaml")],
+                [InteropSetup.Script("sdk-client.mjs"), "--cwd", cwd, "--cancel-after", $"{CancelAfter}", "--refusal-delay-ms", $"{refusalDelayMs}", "--", InteropSetup.CliPath, "fake-agent", "--script", InteropSetup.Script("fake-agent-storm.yaml")],
                 InteropSetup.InteropDirectory,
                 TimeSpan.FromSeconds(45),
                 cancellationToken);
@@ -72,7 +80,9 @@ public sealed class SdkClientInteropTests
                 Assert.That(wire.GetProperty("lines").GetProperty("agent->client").GetInt32(), Is.GreaterThan(2 * CancelAfter));
                 Assert.That(wire.GetProperty("lines").GetProperty("client->agent").GetInt32(), Is.GreaterThan(CancelAfter));
                 Assert.That(wire.GetProperty("extensions").GetProperty("_containmentlab/tool").GetString(), Does.StartWith("ExtRequest / ExtResponse"));
-                Assert.That(wire.GetProperty("unanswered").GetProperty("agent->client").GetArrayLength(), Is.Zero, "the client answered every agent request");
+                Assert.That(wire.GetProperty("unanswered").GetProperty("agent->client").GetArrayLength(), Is.Zero, () => "the client answered every agent request: " + wire.GetProperty("unanswered"));
+                Assert.That(summary.GetProperty("drained").GetBoolean(), Is.True, "the client closed only once every agent request had its answer on the wire");
+                Assert.That(summary.GetProperty("requestsAfterPromptAnswer").GetArrayLength(), Is.Zero, () => "the agent sent no request after answering the prompt: " + summary.GetProperty("requestsAfterPromptAnswer"));
                 Assert.That(wire.GetProperty("unanswered").GetProperty("client->agent").GetArrayLength(), Is.Zero, "the agent answered every client request");
 
                 var exit = summary.GetProperty("agentExit");

@@ -93,7 +93,16 @@ public sealed class MemoryBoundTests
             Assert.That(violations.UnknownMethod, Is.EqualTo(cycles * perCycle.UnknownMethod), "unknown methods reported");
             Assert.That(violations.UnknownResponse, Is.EqualTo(cycles * perCycle.UnknownResponse), "responses to ids never sent reported");
             Assert.That(violations.Other, Is.Zero, "other violations: " + violations.Samples);
-            Assert.That(agent.ErrorResponsesBeforeLegitAnswer, Is.EqualTo(cycles * perCycle.ErrorResponses), "every hostile line that may be a request answered with one error");
+
+            // Requests with a readable id are answered, each once, whatever the load. A line with no readable id is answered
+            // with a null id unless 1024 answers already wait for the agent (then the bridge says so in its report of that
+            // line): how many depends on how fast this agent's reader keeps up, so the two are counted together.
+            Assert.That(agent.IdAnswersBeforeLegitAnswer, Is.EqualTo(cycles * (perCycle.UnknownMethod + HostileByteStream.GhostToolCallsPerCycle)), "every hostile request with an id answered under it");
+            Assert.That(
+                agent.NullIdAnswersBeforeLegitAnswer + violations.Unanswered,
+                Is.EqualTo(cycles * (perCycle.Oversize + perCycle.Malformed)),
+                $"every line with no readable id answered with a null id ({agent.NullIdAnswersBeforeLegitAnswer}) or reported unanswered ({violations.Unanswered})");
+            Assert.That(agent.IdAnswersBeforeLegitAnswer + agent.NullIdAnswersBeforeLegitAnswer, Is.LessThanOrEqualTo(cycles * perCycle.ErrorResponses), "no line answered twice");
         });
     }
 
@@ -151,6 +160,66 @@ public sealed class MemoryBoundTests
         Assert.That(agent.Written, Is.LessThan(floodLines), "the flood was cut short by the kill: " + report);
     }
 
+    /// <summary>
+    /// Why the count of null-id answers depends on the machine: while the agent does not read, the bridge queues the error
+    /// answers of its unreadable lines only up to <see cref="Connection.MaxQueuedAnonymousErrors"/>, then drops them (no
+    /// request can wait on a line with no readable id, and an agent writing garbage without reading must not grow the
+    /// host's queue). The drop must not be silent: each line is still reported, and its report says it was not answered;
+    /// the requests with ids in the same flood are all answered. Deterministic: the agent stops reading on purpose.
+    /// </summary>
+    [Test]
+    [CancelAfter(60_000)]
+    public async Task UnreadableLines_AgentNotReadingMeanwhile_EachAnsweredOrReportedUnansweredAndEveryRequestAnswered(CancellationToken cancellationToken)
+    {
+        const int unreadable = 5000;
+        const int requests = 200;
+        var violations = new ViolationCounter();
+        var agent = new PausedReader(unreadable, requests);
+        await using var bridge = new AcpBridge(new BridgeOptions
+        {
+            TimeProvider = new FakeTimeProvider(),
+            SandboxRoot = Directory.CreateTempSubdirectory("cl-memory-bound-").FullName,
+            TransportFactory = () => new StreamTransport(agent.RunAsync, "paused in-process agent"),
+        });
+        bridge.Events.Subscribe(e =>
+        {
+            if (e is ProtocolViolation v)
+            {
+                violations.Add(v);
+            }
+        });
+        await bridge.StartAsync(cancellationToken);
+        var session = await bridge.NewSessionAsync(cancellationToken: cancellationToken);
+
+        var outcome = await bridge.PromptAsync(session, "flood while not reading", cancellationToken).OrTimeout(50);
+
+        var report = $"{agent.NullIdAnswers} null-id answers, {violations.Unanswered} reported unanswered, {agent.IdAnswers} of {requests} requests answered; turn {outcome.End}";
+        Assert.Multiple(() =>
+        {
+            Assert.That(outcome.End, Is.EqualTo(TurnEnd.Completed), report);
+            Assert.That(violations.Malformed, Is.EqualTo(unreadable), "every unreadable line read and reported");
+            Assert.That(violations.UnknownMethod, Is.EqualTo(requests));
+            Assert.That(agent.IdAnswers, Is.EqualTo(requests), "every request with an id answered: " + report);
+            Assert.That(violations.Unanswered, Is.GreaterThan(0), "the backlog was reached (the agent did not read): " + report);
+            Assert.That(agent.NullIdAnswers + violations.Unanswered, Is.EqualTo(unreadable), "each unreadable line answered or said unanswered: " + report);
+        });
+    }
+
+    /// <summary>The in-process agents' answers to initialize and session/new: the minimum the bridge needs.</summary>
+    private static Task AnswerHandshakeAsync(Stream output, IncomingMessage message, CancellationToken cancellationToken) =>
+        WriteAsync(
+            output,
+            message.Method == AcpMethods.Initialize
+                ? $$$"""{"jsonrpc":"2.0","id":{{{message.Id}}},"result":{"protocolVersion":1}}""" + "\n"
+                : $$$"""{"jsonrpc":"2.0","id":{{{message.Id}}},"result":{"sessionId":"{{{SessionId}}}"}}""" + "\n",
+            cancellationToken);
+
+    private static async Task WriteAsync(Stream output, string text, CancellationToken cancellationToken)
+    {
+        await output.WriteAsync(Encoding.UTF8.GetBytes(text), cancellationToken);
+        await output.FlushAsync(cancellationToken);
+    }
+
     private static string Mib(long bytes) => (bytes / (1024.0 * 1024)).ToString("0.0", CultureInfo.InvariantCulture) + " MiB";
 
     /// <summary>Counts violations by kind and keeps a few for the failure message: the test itself must stay bounded.</summary>
@@ -174,6 +243,9 @@ public sealed class MemoryBoundTests
 
         public int Other { get; private set; }
 
+        /// <summary>Violations whose null-id answer the bridge did not queue (it says so at the end of the reason).</summary>
+        public int Unanswered { get; private set; }
+
         public string Samples
         {
             get
@@ -191,6 +263,10 @@ public sealed class MemoryBoundTests
             {
                 Total++;
                 var reason = v.Reason;
+                if (reason.EndsWith(Connection.AnonymousAnswerDropped, StringComparison.Ordinal))
+                {
+                    Unanswered++;
+                }
                 if (reason.Contains("exceeds the", StringComparison.Ordinal))
                 {
                     Oversize++;
@@ -231,7 +307,8 @@ public sealed class MemoryBoundTests
     private sealed class HostileAgent
     {
         private readonly TaskCompletionSource<string> _legitAnswer = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private int _errorResponses;
+        private int _idAnswers;
+        private int _nullIdAnswers;
 
         public long Baseline { get; set; }
 
@@ -243,7 +320,9 @@ public sealed class MemoryBoundTests
 
         public string LegitAnswer => _legitAnswer.Task.IsCompletedSuccessfully ? _legitAnswer.Task.Result : string.Empty;
 
-        public int ErrorResponsesBeforeLegitAnswer { get; private set; }
+        public int IdAnswersBeforeLegitAnswer { get; private set; }
+
+        public int NullIdAnswersBeforeLegitAnswer { get; private set; }
 
         public async Task RunAsync(Stream input, Stream output, CancellationToken cancellationToken)
         {
@@ -263,7 +342,7 @@ public sealed class MemoryBoundTests
                     // JSON-RPC answers a line it could not read with an error whose id is null: not a message for us to route.
                     if (read.Line.Span.IndexOf("\"id\":null"u8) >= 0 && read.Line.Span.IndexOf("\"error\":"u8) >= 0)
                     {
-                        _errorResponses++;
+                        _nullIdAnswers++;
                         continue;
                     }
 
@@ -282,10 +361,11 @@ public sealed class MemoryBoundTests
                         turn = TurnAsync(output, message.Id!.Value, cancellationToken);
                         break;
                     case null when message.Error is not null:
-                        _errorResponses++;
+                        _idAnswers++;
                         break;
                     case null when message.Id is { } id && id.ToString() == "\"legit\"":
-                        ErrorResponsesBeforeLegitAnswer = _errorResponses;
+                        IdAnswersBeforeLegitAnswer = _idAnswers;
+                        NullIdAnswersBeforeLegitAnswer = _nullIdAnswers;
                         _legitAnswer.TrySetResult(Encoding.UTF8.GetString(read.Line.Span));
                         break;
                 }
@@ -324,6 +404,79 @@ public sealed class MemoryBoundTests
         }
     }
 
+    /// <summary>
+    /// Answers the handshake; on the prompt stops reading, writes lines that are not UTF-8 and then requests for an unknown
+    /// method, reads again, and answers the prompt once every request has its answer.
+    /// </summary>
+    private sealed class PausedReader(int unreadable, int requests)
+    {
+        private readonly TaskCompletionSource _allAnswered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _flooded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _idAnswers;
+
+        public int IdAnswers => Volatile.Read(ref _idAnswers);
+
+        public int NullIdAnswers { get; private set; }
+
+        public async Task RunAsync(Stream input, Stream output, CancellationToken cancellationToken)
+        {
+            var reader = new LineReader(input);
+            var parser = new MessageParser();
+            Task turn = Task.CompletedTask;
+            while (await reader.ReadLineAsync(cancellationToken) is { Status: LineReadStatus.Line } read)
+            {
+                if (parser.Parse(read.Line, read.LineNumber).Message is not { } message)
+                {
+                    NullIdAnswers += read.Line.Span.IndexOf("\"id\":null"u8) >= 0 ? 1 : 0;
+                    continue;
+                }
+
+                switch (message.Method)
+                {
+                    case AcpMethods.Initialize or AcpMethods.SessionNew:
+                        await AnswerHandshakeAsync(output, message, cancellationToken);
+                        break;
+                    case AcpMethods.SessionPrompt:
+                        turn = TurnAsync(output, message.Id!.Value, cancellationToken);
+
+                        // Not reading from here until the whole flood is written: the bridge's answers pile up behind the pipe.
+                        await _flooded.Task.WaitAsync(cancellationToken);
+                        break;
+                    case null when message.Error is not null:
+                        if (Interlocked.Increment(ref _idAnswers) == requests)
+                        {
+                            _allAnswered.TrySetResult();
+                        }
+
+                        break;
+                }
+            }
+
+            await turn;
+        }
+
+        private async Task TurnAsync(Stream output, RpcId promptId, CancellationToken cancellationToken)
+        {
+            var lines = new List<byte>();
+            for (var i = 0; i < unreadable; i++)
+            {
+                lines.Add(0xFF);
+                lines.AddRange(" not UTF-8 at all, no id here\n"u8.ToArray());
+            }
+
+            for (var i = 0; i < requests; i++)
+            {
+                lines.AddRange(Encoding.UTF8.GetBytes($$$"""{"jsonrpc":"2.0","id":"q-{{{i}}}","method":"evil/x"}""" + "\n"));
+            }
+
+            await output.WriteAsync(lines.ToArray(), cancellationToken);
+            await output.FlushAsync(cancellationToken);
+            _flooded.TrySetResult();
+            await _allAnswered.Task.WaitAsync(cancellationToken);
+            await WriteAsync(output, $$$"""{"jsonrpc":"2.0","id":{{{promptId}}},"result":{"stopReason":"end_turn"}}""" + "\n", cancellationToken);
+        }
+    }
+
     /// <summary>Answers the handshake, then writes short bad lines (valid JSON, not an object) and never reads again.</summary>
     private sealed class NonReadingFlooder(int lines)
     {
@@ -350,11 +503,8 @@ public sealed class MemoryBoundTests
                     var message = parser.Parse(read.Line, read.LineNumber).Message!;
                     switch (message.Method)
                     {
-                        case AcpMethods.Initialize:
-                            await WriteAsync(output, $$$"""{"jsonrpc":"2.0","id":{{{message.Id}}},"result":{"protocolVersion":1}}""" + "\n", cancellationToken);
-                            break;
-                        case AcpMethods.SessionNew:
-                            await WriteAsync(output, $$$"""{"jsonrpc":"2.0","id":{{{message.Id}}},"result":{"sessionId":"{{{SessionId}}}"}}""" + "\n", cancellationToken);
+                        case AcpMethods.Initialize or AcpMethods.SessionNew:
+                            await AnswerHandshakeAsync(output, message, cancellationToken);
                             break;
                         case AcpMethods.SessionPrompt:
                             // From here on the agent never reads its stdin again.
@@ -398,12 +548,6 @@ public sealed class MemoryBoundTests
                 PeakLive = Math.Max(PeakLive, GC.GetTotalMemory(forceFullCollection: true));
                 Samples++;
             }
-        }
-
-        private static async Task WriteAsync(Stream output, string text, CancellationToken cancellationToken)
-        {
-            await output.WriteAsync(Encoding.UTF8.GetBytes(text), cancellationToken);
-            await output.FlushAsync(cancellationToken);
         }
     }
 }
