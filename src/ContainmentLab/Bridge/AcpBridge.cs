@@ -97,7 +97,9 @@ public sealed partial class AcpBridge : IAsyncDisposable
 
         var transport = _options.TransportFactory is { } factory
             ? factory()
-            : AgentProcess.Start(PrepareAgentCommand(_options.Command!), line => LogAgentStderr(_logger, line));
+            : _options.StartAgent is { } start
+                ? start(PrepareAgentCommand(_options.Command!))
+                : AgentProcess.Start(PrepareAgentCommand(_options.Command!), line => LogAgentStderr(_logger, line));
         OnAgentProcessStarted(transport);
         var agent = new Agent(transport);
         var connection = new Connection(transport, _options.Framing, new ConnectionHandler(this, agent), _options.WireTap, _logger, _time, _options.WriteStallTimeout);
