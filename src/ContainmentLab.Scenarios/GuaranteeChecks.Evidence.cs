@@ -476,20 +476,26 @@ internal static partial class GuaranteeChecks
         return null;
     }
 
-    /// <summary>When the bridge had done with a request, on the run's timeline: its terminal (or permission) audit record, else its arrival; null when it was still running.</summary>
+    /// <summary>
+    /// When the bridge had done with a request, on the run's timeline, from the audit file: a tool call's terminal record
+    /// (null while it has only <c>dispatched</c>: still running), a permission's record (null before it: still asked);
+    /// anything else, and a tool call with no record at all (refused as it came: a repeat, bad params), on arrival.
+    /// </summary>
     private static TimeSpan? HandledAt(TapLine request, RunLog log)
     {
         var file = log.AuditFile ?? log.Audit;
+        var since = request.At - Tolerance;
         if (IsToolMethod(request.Head.Method) && ToolKey(request) is { } key)
         {
-            return file.Where(r => r.Kind.IsTerminal() && r.SessionId == key.Session && r.ToolCallId == key.ToolCallId && log.AtOf(r) >= request.At - Tolerance)
-                .Select(r => (TimeSpan?)log.AtOf(r)).FirstOrDefault();
+            var records = file.Where(r => r.SessionId == key.Session && r.ToolCallId == key.ToolCallId && log.AtOf(r) >= since).ToList();
+            return records.FirstOrDefault(r => r.Kind.IsTerminal()) is { } terminal ? log.AtOf(terminal)
+                : records.Count > 0 ? null
+                : request.At;
         }
 
         if (IsPermission(request.Head.Method))
         {
-            return file.Where(r => r.Kind == AuditKind.Permission && r.RequestId == request.Head.Id && log.AtOf(r) >= request.At - Tolerance)
-                .Select(r => (TimeSpan?)log.AtOf(r)).FirstOrDefault();
+            return file.FirstOrDefault(r => r.Kind == AuditKind.Permission && r.RequestId == request.Head.Id && log.AtOf(r) >= since) is { } answered ? log.AtOf(answered) : null;
         }
 
         return request.At;
