@@ -51,6 +51,24 @@ public sealed class WatchdogOracleTests
     }
 
     [Test]
+    public void G4_TheStartCountsAsActivity_AWindowLongerThanTheTimeoutSetsTheDeadline()
+    {
+        var options = new BridgeOptions { Watchdog = new WatchdogOptions { OverrideToolTimeout = TimeSpan.FromMilliseconds(500), ActivityWindow = TimeSpan.FromSeconds(1) } };
+
+        Assert.That(G4(Tool().Bridge(1.61, Cancel()), [Hang(1.6)], options), Does.Contain("was cancelled at 1.600s, before its deadline 2.000s"));
+        Assert.That(G4(Tool().Bridge(2.01, Cancel()), [Hang(2.0)], options), Is.Null);
+    }
+
+    [Test]
+    public void G4_AHostToolCancelledBeforeItsTimeout_IsCaught()
+    {
+        var wire = new WireBuilder().Bridge(0.5, Prompt(2)).Agent(1.0, WireBuilder.Tool(0, "h1")).Bridge(1.9, Error(0)).Bridge(1.91, Cancel()).Waiting(2);
+        var hang = Event(1.9, new ToolHangCanceled(s_at, "sess-1", "h1", "desktop.press", 0.9, "no activity"));
+
+        Assert.That(G4(wire, [hang]), Is.EqualTo("G4: host tool h1 ('desktop.press', request 0 at 1.000s) was cancelled at 1.900s, before 2.000s (ToolTimeout 1s, ActivityWindow 1s)"));
+    }
+
+    [Test]
     public void G4_CancelledLate_IsCaught()
     {
         Assert.That(G4(Tool().Bridge(3.51, Cancel()), [Hang(3.5)]), Does.StartWith("G4: t1 ('Deploy') of session s1 was cancelled at 3.500s, 1500ms after its deadline 2.000s").And.Contain("over the tolerance of 1s"));
