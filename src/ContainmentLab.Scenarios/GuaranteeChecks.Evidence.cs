@@ -18,8 +18,8 @@ internal static partial class GuaranteeChecks
     /// AckTimeout) or right after a step (an answer written once its handling ended), on a loaded 2-core machine.
     /// It covers what lies between the bridge's own moment and the runner's stamp of it: the timer's callback waiting
     /// for a thread-pool thread, the line waiting in the bridge's single writer, and the tap's stamp itself. Measured on
-    /// the 2-core machine shared with six other sessions building and testing (load average 2 to 5): 56 watchdog
-    /// cancels over 8 rounds of the watchdog fixtures came 0 to 12 ms after the deadline the tap gives, escalations
+    /// the 2-core machine shared with six other sessions building and testing (load average 2 to 5): 24 watchdog
+    /// cancels over 8 rounds of the watchdog fixtures came 0 to 12 ms after the deadline the tap gives, every escalation
     /// within 2 ms of AckTimeout. The bound is far above that because what makes a loaded machine late is not the
     /// average: a starved thread pool adds a thread only about every 0.5 s, and one such wait must fit, with room.
     /// Early is never tolerated: the bridge reads every line after the tap does, so a deadline computed from the tap is
