@@ -56,6 +56,20 @@ public sealed class WireEvidenceRunTests
 
     [Test]
     [CancelAfter(60_000)]
+    public async Task ExecuteAsync_IgnoredCancel_TheAgentsAccountHasCallsAfterTheCancelAndTheirErrors(CancellationToken cancellationToken)
+    {
+        var log = await RunAsync("storm-after-ignored-cancel.yaml", cancellationToken);
+
+        var account = log.Accounts[1];
+        var after = account.Sent.Where(s => s.AfterCancel).ToList();
+        Assert.That(after, Is.Not.Empty, "the storm went on after the agent had read the cancel: G1's account check has something to judge");
+        Assert.That(after.Select(s => account.Answers.FirstOrDefault(a => a.Id == s.Id)).Where(a => a is not null).Select(a => a!.Error), Is.All.Not.Null);
+        Assert.That(log.Wire.Single().GaveUpHow, Is.EqualTo("killed"), "escalation, seen on the transport");
+        Assert.That(GuaranteeChecks.Check("G1", log), Is.Null);
+    }
+
+    [Test]
+    [CancelAfter(60_000)]
     public async Task ExecuteAsync_CrashAndRestart_EachAgentHasItsOwnTapAndAccount(CancellationToken cancellationToken)
     {
         var log = await RunAsync("crash-restart.yaml", cancellationToken);
