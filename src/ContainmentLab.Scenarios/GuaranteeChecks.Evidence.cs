@@ -27,6 +27,17 @@ internal static partial class GuaranteeChecks
     /// </summary>
     public static TimeSpan Tolerance { get; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>What a guarantee's oracle rests on, and its tolerance, for reports (null for the oracles of other files).</summary>
+    public static string? Evidence(string id) => id switch
+    {
+        "G1" => "wire tap: every tool or permission request that arrived after interrupt/interrupt_all returned got an error or 'cancelled'; the agent's account: every call it sent after reading session/cancel got an error; audit file order",
+        "G3" => $"wire tap: each prompt's answer came within AckTimeout + {Durations.Format(Tolerance)} of its session/cancel line, or the bridge stopped the agent (or the agent died) by then",
+        "G4" => $"wire tap: each watchdog cancel not before the deadline its tool_call/tool_call_update lines give, not after it + {Durations.Format(Tolerance)}; the bridge's clock: no watchdog timer armed after the turns beyond the calls unanswered",
+        "G8" => "wire tap + audit file: each tool call the agent asked for has exactly one terminal record in the file on disk",
+        "G9" => "wire tap: every line the agent wrote handed on by the bridge's reader (same number, length, hash), every request answered once; the agent's account agrees with the tap",
+        _ => null,
+    };
+
     private static bool IsToolMethod(string? method) =>
         method is "_containmentlab/tool" || method?.StartsWith("fs/", StringComparison.Ordinal) == true || method?.StartsWith("terminal/", StringComparison.Ordinal) == true;
 

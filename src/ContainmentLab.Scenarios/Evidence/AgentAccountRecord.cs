@@ -2,21 +2,6 @@ using System.Text.Json;
 
 namespace ContainmentLab.Scenarios.Evidence;
 
-/// <summary>A request the fake agent says it wrote whole, on its output line <paramref name="Line"/>.</summary>
-/// <param name="AfterCancel">It had received <c>session/cancel</c> for <paramref name="Session"/> before it began writing it.</param>
-internal sealed record AccountSent(long Line, string Id, string Method, string? Session, bool AfterCancel);
-
-/// <summary>An answer the fake agent says it received (on its input line <paramref name="Line"/>).</summary>
-/// <param name="Known">The id was one of its pending requests.</param>
-/// <param name="Outcome">A permission answer's outcome (<c>selected</c>, <c>cancelled</c>), when it succeeded.</param>
-internal sealed record AccountAnswer(long Line, string Id, bool Known, int? Error, string? Outcome, bool AfterCancel);
-
-/// <summary>A request or notification the fake agent says the bridge sent it.</summary>
-internal sealed record AccountReceived(long Line, string Method, string? Id, string? Session, bool AfterCancel);
-
-/// <summary>How the fake agent says it ended, and its line counts both ways (LFs written, lines read).</summary>
-internal sealed record AccountExit(string Reason, bool Crash, long LinesWritten, long LinesRead);
-
 /// <summary>
 /// The fake agent's own account of one process's run (<see cref="FakeAgent.AgentAccount"/>), read back by the runner.
 /// A last entry cut short (a killed agent) is skipped; any other unreadable entry is a <see cref="Problem"/>.

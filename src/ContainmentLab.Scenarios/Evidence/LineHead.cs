@@ -3,16 +3,6 @@ using System.Text.Json;
 
 namespace ContainmentLab.Scenarios.Evidence;
 
-/// <summary>What a wire line is, as far as its head can be read.</summary>
-internal enum LineKind
-{
-    /// <summary>Not JSON, or its head does not say (no method and no id before the first fault).</summary>
-    Unreadable,
-    Request,
-    Notification,
-    Response,
-}
-
 /// <summary>
 /// The fields of a JSON-RPC line that the oracles need, read by a tolerant reader of the line's head: whatever was read
 /// before the first fault (bad JSON, a head cut short, too deep) stands. Independent of the bridge's parser on purpose —

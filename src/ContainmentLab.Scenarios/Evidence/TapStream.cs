@@ -1,44 +1,5 @@
 namespace ContainmentLab.Scenarios.Evidence;
 
-/// <summary>Which way bytes went between the agent and the bridge.</summary>
-internal enum TapDirection
-{
-    /// <summary>The agent's stdout, as the bridge read it.</summary>
-    FromAgent,
-
-    /// <summary>The agent's stdin, as the bridge wrote it.</summary>
-    ToAgent,
-}
-
-/// <summary>One read or write call the bridge made on the agent's pipe: when it began, when it returned, how many bytes.</summary>
-/// <param name="Index">1-based, per stream.</param>
-/// <param name="End">When the call returned (or threw); null while it is still under way.</param>
-/// <param name="Bytes">Bytes read (0 = end of stream) or handed to the write.</param>
-internal sealed record TapCall(int Index, TimeSpan Start, TimeSpan? End, int Bytes, bool Failed);
-
-/// <summary>
-/// One line as the tap split it (on <c>\n</c> only, independent of the bridge's reader, no length cap): its number, when
-/// its first and last bytes went by, its length and hash (the bytes without the LF, and without a CR right before it,
-/// as a line reader hands them on), and the first <see cref="TapStream.HeadBytes"/> of it.
-/// </summary>
-/// <param name="Chunk">The read or write call whose bytes completed the line.</param>
-/// <param name="Complete">False for a last fragment with no LF, seen at end of stream.</param>
-internal sealed record TapLine(int Connection, TapDirection Direction, long Number, TimeSpan StartedAt, TimeSpan At, long Length, ulong Hash, bool Complete, int Chunk, LineHead Head)
-{
-    /// <summary>What the line is, for a message: <c>request 7 'fs/read_text_file' (session s1)</c>, or its length.</summary>
-    public string Describe()
-    {
-        var what = Head.Kind switch
-        {
-            LineKind.Request => $"request {Head.Id} '{Head.Method}'",
-            LineKind.Notification => $"'{Head.Method}'" + (Head.UpdateKind is { } kind ? $" {kind}" : string.Empty),
-            LineKind.Response => Head.Id is { } id ? $"answer to {id}" : "answer with a null id",
-            _ => "unreadable line",
-        };
-        return $"{what}, {Length} bytes";
-    }
-}
-
 /// <summary>
 /// One direction of one connection: every chunk the bridge read or wrote, split into lines by a trivial splitter. Only a
 /// bounded head of each line is kept (with its length and hash), so a gigabyte line costs <see cref="HeadBytes"/>.
@@ -219,17 +180,4 @@ internal sealed class TapStream(int connection, TapDirection direction)
 
         return hash;
     }
-}
-
-/// <summary>A snapshot of one direction of one connection.</summary>
-/// <param name="EndedAt">End of stream seen by a read (FromAgent), or the bridge closed the agent's stdin (ToAgent); null if neither.</param>
-internal sealed record TapStreamRecord(int Connection, TapDirection Direction, IReadOnlyList<TapLine> Lines, IReadOnlyList<TapCall> Calls, long Bytes, TimeSpan? EndedAt)
-{
-    public static TapStreamRecord Empty(int connection, TapDirection direction) => new(connection, direction, [], [], 0, null);
-
-    /// <summary>The first call that began after call <paramref name="index"/> (the bridge asked for more), or null.</summary>
-    public TapCall? CallAfter(int index) => index < Calls.Count ? Calls[index] : null;
-
-    /// <summary>Whether the write call that carried the line failed (the bytes may not have reached the agent).</summary>
-    public bool Failed(TapLine line) => line.Chunk >= 1 && line.Chunk <= Calls.Count && Calls[line.Chunk - 1].Failed;
 }

@@ -1,11 +1,5 @@
 namespace ContainmentLab.Scenarios.Evidence;
 
-/// <summary>Where the raw bytes of a tap go besides the tap itself (the transcript).</summary>
-internal interface IRawSink
-{
-    void Raw(int connection, TapDirection direction, TimeSpan at, ReadOnlySpan<byte> bytes);
-}
-
 /// <summary>
 /// The agent's stdout or stdin as the bridge uses it, with every call recorded in a <see cref="TapStream"/> before the
 /// bridge sees its result: a read's bytes when it returns, a write's bytes when it begins. Passes everything through
