@@ -24,15 +24,7 @@ public sealed class DisposeDrainTests
     [CancelAfter(20_000)]
     public async Task DisposeAsync_AgentDiedWhileAToolFinishes_TheToolsTerminalRecordIsWrittenFirst(CancellationToken cancellationToken)
     {
-        var tool = new SlowToFinishTool();
-        var clock = new CountingTimeProvider(new FakeTimeProvider());
-        var bridge = new AcpBridge(new BridgeOptions
-        {
-            TimeProvider = clock,
-            SandboxRoot = Directory.CreateTempSubdirectory("cl-dispose-drain-").FullName,
-            Tools = (sandbox, desktop, http) => HostToolRegistry.CreateDefault(sandbox, desktop, http).Add(tool),
-            TransportFactory = () => new StreamTransport((input, output, ct) => DyingAgentAsync(input, output, tool.Started, ct)),
-        });
+        var (bridge, tool, clock) = DyingAgentBridge();
         await bridge.StartAsync(cancellationToken);
         var session = await bridge.NewSessionAsync(cancellationToken: cancellationToken);
 
@@ -56,15 +48,7 @@ public sealed class DisposeDrainTests
     [CancelAfter(20_000)]
     public async Task AgentDiedWhileAToolFinishes_OnceTheToolEnds_ItsTimerIsGoneBeforeAnyDisposal(CancellationToken cancellationToken)
     {
-        var tool = new SlowToFinishTool();
-        var clock = new CountingTimeProvider(new FakeTimeProvider());
-        var bridge = new AcpBridge(new BridgeOptions
-        {
-            TimeProvider = clock,
-            SandboxRoot = Directory.CreateTempSubdirectory("cl-dispose-drain-").FullName,
-            Tools = (sandbox, desktop, http) => HostToolRegistry.CreateDefault(sandbox, desktop, http).Add(tool),
-            TransportFactory = () => new StreamTransport((input, output, ct) => DyingAgentAsync(input, output, tool.Started, ct)),
-        });
+        var (bridge, tool, clock) = DyingAgentBridge();
         try
         {
             await bridge.StartAsync(cancellationToken);
@@ -81,6 +65,21 @@ public sealed class DisposeDrainTests
         {
             await bridge.DisposeAsync().AsTask().OrTimeout(10);
         }
+    }
+
+    /// <summary>A bridge on a counting fake clock whose agent asks for the slow tool and dies while it runs.</summary>
+    private static (AcpBridge Bridge, SlowToFinishTool Tool, CountingTimeProvider Clock) DyingAgentBridge()
+    {
+        var tool = new SlowToFinishTool();
+        var clock = new CountingTimeProvider(new FakeTimeProvider());
+        var bridge = new AcpBridge(new BridgeOptions
+        {
+            TimeProvider = clock,
+            SandboxRoot = Directory.CreateTempSubdirectory("cl-dispose-drain-").FullName,
+            Tools = (sandbox, desktop, http) => HostToolRegistry.CreateDefault(sandbox, desktop, http).Add(tool),
+            TransportFactory = () => new StreamTransport((input, output, ct) => DyingAgentAsync(input, output, tool.Started, ct)),
+        });
+        return (bridge, tool, clock);
     }
 
     private static int WatchdogTimers(CountingTimeProvider clock) => clock.Armed().Count(o => o.StartsWith("ContainmentLab.Bridge.Watchdog", StringComparison.Ordinal));
