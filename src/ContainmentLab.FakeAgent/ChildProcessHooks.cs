@@ -7,7 +7,8 @@ namespace ContainmentLab.FakeAgent;
 /// <summary>The child-process meaning of <see cref="AgentHooks"/>: really exit or signal this process, really start descendants.</summary>
 public static partial class ChildProcessHooks
 {
-    public static AgentHooks Create(TextWriter stderr)
+    /// <param name="account">The agent's own account, when the runner asked for one (<see cref="AgentAccount.EnvironmentVariable"/>).</param>
+    public static AgentHooks Create(TextWriter stderr, AgentAccount? account = null)
     {
         ArgumentNullException.ThrowIfNull(stderr);
         var stdout = DescriptorTarget(1);
@@ -16,6 +17,7 @@ public static partial class ChildProcessHooks
             Exit = exit => Die(exit, stderr),
             OutputClosed = () => DetachDescriptors(stdout, stderr),
             Spawn = (step, cancellationToken) => SpawnChainAsync(1, step.Depth, step.IgnoreSigterm, cancellationToken),
+            Account = account,
         };
     }
 

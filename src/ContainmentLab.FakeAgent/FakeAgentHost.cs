@@ -69,7 +69,8 @@ public static class FakeAgentHost
         var (input, output) = OpenStdio();
         using var stdin = input;
         using var stdout = output;
-        var engine = new FakeAgentEngine(script, input, output, TimeProvider.System, stderr, ChildProcessHooks.Create(stderr));
+        using var account = AgentAccount.FromEnvironment(stderr);
+        var engine = new FakeAgentEngine(script, input, output, TimeProvider.System, stderr, ChildProcessHooks.Create(stderr, account));
         await engine.RunAsync(cancellationToken).ConfigureAwait(false);
         return ExitOk;
     }

@@ -8,9 +8,10 @@ namespace ContainmentLab.Scenarios;
 /// <summary>
 /// The guarantees of DESIGN.md §5 read off a run: each returns null when it held, else its first offending record.
 /// Each is vacuously held when what it is about did not happen (G5 when no agent died during the run). G5 and G7 read
-/// the OS's evidence (<see cref="OsEvidence"/>) where there is some.
+/// the OS's evidence (<see cref="OsEvidence"/>) where there is some; G1, G3, G4, G8 and G9 rest on the wire tap,
+/// the agent's own account and the audit file (GuaranteeChecks.Evidence.cs).
 /// </summary>
-internal static class GuaranteeChecks
+internal static partial class GuaranteeChecks
 {
     /// <summary>Slack for "at once" and for timers measured by the runner rather than by the bridge.</summary>
     private static readonly TimeSpan s_slack = TimeSpan.FromMilliseconds(500);
@@ -32,14 +33,14 @@ internal static class GuaranteeChecks
 
     public static string? Check(string id, RunLog log) => id switch
     {
-        "G1" => AuditChecks.NoDispatchAfterInterrupt(log.Audit).FirstOrDefault(),
+        "G1" => NoDispatchAfterInterrupt(log),
         "G2" => Isolation(log),
         "G3" => BoundedAck(log),
-        "G4" => Watchdog(log),
+        "G4" => WatchdogPrecision(log),
         "G5" => AgentDeath(log),
         "G6" => Wedged(log),
         "G7" => Orphans(log),
-        "G8" => AuditChecks.ExactlyOneTerminalRecord(log.Audit).FirstOrDefault(),
+        "G8" => NothingLost(log),
         _ => Hostile(log),
     };
 
@@ -75,63 +76,6 @@ internal static class GuaranteeChecks
 
         var turn = log.Turns.FirstOrDefault(t => !touched.Contains(t.SessionId) && t.Outcome?.End != TurnEnd.Completed);
         return turn is null ? null : $"G2: session {turn.Session} was not interrupted, yet {turn}";
-    }
-
-    /// <summary>G3: every turn ended; an interrupted one with its ack within AckTimeout, by escalation, or by the agent's death.</summary>
-    private static string? BoundedAck(RunLog log)
-    {
-        if (log.Turns.FirstOrDefault(t => !t.Ended) is { } pending)
-        {
-            return $"G3: {pending.Session} turn {pending.Number} (started at {TranscriptWriter.Seconds(pending.StartedAt)}s) had not ended when the runner stopped waiting";
-        }
-
-        foreach (var turn in log.Turns)
-        {
-            if (turn.Outcome is not { Interrupted: true } outcome)
-            {
-                continue;
-            }
-
-            var held = outcome.End switch
-            {
-                TurnEnd.Cancelled or TurnEnd.Completed => outcome.AckLatency is not { } latency || latency <= log.Options.AckTimeout + s_slack,
-                TurnEnd.Escalated or TurnEnd.AgentExited => true,
-                _ => false,
-            };
-            if (!held)
-            {
-                return $"G3: {turn} — an interrupted turn must end with its ack within {Durations.Format(log.Options.AckTimeout)} or escalate (ack latency {outcome.AckLatency?.TotalMilliseconds:0}ms)";
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>
-    /// G4: each watchdog cancel came no earlier than the tool's timeout, and not within the activity window of the
-    /// last activity the runner saw for that call (the agent's <c>tool_call_update</c>s; a host tool's own output bytes
-    /// are not visible on the wire, so for host tools only the first half is checked).
-    /// </summary>
-    private static string? Watchdog(RunLog log)
-    {
-        var watchdog = log.Options.Watchdog;
-        foreach (var (at, e) in log.Events.Select(r => (r.At, r.Event)).Where(r => r.Event is ToolHangCanceled))
-        {
-            var hang = (ToolHangCanceled)e;
-            var timeout = watchdog.TimeoutFor(hang.ToolName);
-            if (hang.DurationSeconds + 0.001 < timeout.TotalSeconds)
-            {
-                return $"G4: {hang.ToolCallId} ({hang.ToolName}) was cancelled after {hang.DurationSeconds:0.###}s, before its timeout of {Durations.Format(timeout)}";
-            }
-
-            var lastActivity = log.ToolActivity.Where(a => a.ToolCallId == hang.ToolCallId && a.At <= at).Select(a => (TimeSpan?)a.At).LastOrDefault();
-            if (lastActivity is { } last && at - last + s_slack < watchdog.ActivityWindow && watchdog.MaxToolDuration is null)
-            {
-                return $"G4: {hang.ToolCallId} ({hang.ToolName}) was cancelled at {TranscriptWriter.Seconds(at)}s, {Durations.Format(at - last)} after its last activity (window {Durations.Format(watchdog.ActivityWindow)})";
-            }
-        }
-
-        return null;
     }
 
     /// <summary>
@@ -278,46 +222,5 @@ internal static class GuaranteeChecks
         var after = log.KillHost is null ? "the bridge stopped" : "the host was killed and the sweep ran";
         return $"{leftovers.Count} process{(leftovers.Count == 1 ? string.Empty : "es")} of the run still alive {Durations.Format(os.SettleBound)} after {after}: "
             + string.Join("; ", leftovers.Take(5).Select(p => p.ToString()));
-    }
-
-    /// <summary>
-    /// G9, hostile input is contained: (1) every request the agent wrote with a readable id got a response under that id
-    /// (the agent is never left waiting), unless the agent died first; (2) no tool call was dispatched in a session
-    /// outside a turn of it (the rule for acting in a session); (3) after a ProtocolViolation the bridge kept serving:
-    /// every turn ended, none was refused.
-    /// </summary>
-    private static string? Hostile(RunLog log)
-    {
-        // An agent that died cannot read its answers: a request still pending when it went is not held against the bridge.
-        var exits = log.Events.Where(e => e.Event is AgentExited).Select(e => e.At).ToList();
-        var answered = new Dictionary<string, int>(log.HostResponses, StringComparer.Ordinal);
-        foreach (var request in log.AgentRequests)
-        {
-            if (answered.GetValueOrDefault(request.Id) is > 0 and var left)
-            {
-                answered[request.Id] = left - 1;
-            }
-            else if (!exits.Any(exit => exit >= request.At))
-            {
-                return $"G9: the agent's request {request.Id} ('{request.Method}', wire line {request.Line}) was never answered";
-            }
-        }
-
-        foreach (var (at, e) in log.Events.Select(r => (r.At, r.Event)).Where(r => r.Event is ToolDispatched))
-        {
-            var dispatched = (ToolDispatched)e;
-            if (!log.Turns.Any(t => t.SessionId == dispatched.Id && t.StartedAt <= at && (t.EndedAt is null || t.EndedAt >= at)))
-            {
-                return $"G9: {dispatched.ToolCallId} ({dispatched.Tool}) was dispatched in session {log.NameOf(dispatched.Id)} at {TranscriptWriter.Seconds(at)}s, outside any turn of it";
-            }
-        }
-
-        if (log.Events.FirstOrDefault(e => e.Event is ProtocolViolation) is not { } violation)
-        {
-            return null;
-        }
-
-        var turn = log.Turns.FirstOrDefault(t => !t.Ended || (t.Outcome is null && t.Refusal is not null));
-        return turn is null ? null : $"G9: after '{((ProtocolViolation)violation.Event).Reason}' at {TranscriptWriter.Seconds(violation.At)}s, {turn}";
     }
 }

@@ -299,9 +299,8 @@ internal sealed class HostProcessRun : IAsyncDisposable
             _recorder.ToolActivity,
             sweep)
         {
-            AgentRequests = _recorder.AgentRequests,
-            HostResponses = _recorder.HostResponses,
             Os = evidence,
+            StartedUtc = _recorder.StartedUtc,
         };
     }
 

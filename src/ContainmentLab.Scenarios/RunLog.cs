@@ -1,6 +1,7 @@
 using ContainmentLab.Bridge;
 using ContainmentLab.Dispatch;
 using ContainmentLab.Events;
+using ContainmentLab.Scenarios.Evidence;
 
 namespace ContainmentLab.Scenarios;
 
@@ -42,8 +43,8 @@ internal sealed class TurnRecord(string session, string sessionId, int number, T
             : Refusal is { } r ? $"refused: {r}" : CutByKillHost ? "cut by kill_host" : "never ended");
 }
 
-/// <summary>A request the agent wrote (its id as JSON text), for G9's "every request answered".</summary>
-internal sealed record AgentRequestRecord(TimeSpan At, long Line, string Id, string Method);
+/// <summary>The timers armed on the bridge's clock at <paramref name="At"/>, by owner (one entry per timer).</summary>
+internal sealed record TimerSample(TimeSpan At, IReadOnlyList<string> Armed);
 
 /// <summary>What G7 saw after kill_host: the sweep and whether any process still carries the dead host's cookie.</summary>
 internal sealed record KillHostRecord(TimeSpan At, int Killed, int Survivors, IReadOnlyList<string> CarrierCookies, string? Error);
@@ -60,11 +61,33 @@ internal sealed record RunLog(
     IReadOnlyList<(TimeSpan At, string SessionId, string ToolCallId)> ToolActivity,
     KillHostRecord? KillHost)
 {
-    /// <summary>The agent's requests whose id could be read, in wire order.</summary>
-    public IReadOnlyList<AgentRequestRecord> AgentRequests { get; init; } = [];
+    /// <summary>
+    /// The runner's wire tap, one record per agent process the bridge started: the raw lines both ways, the bridge's
+    /// own wire line numbers beside them, the stops it asked for and the process's exit. Empty when the bridge ran
+    /// elsewhere (kill_host). The evidence of G1, G3, G4, G8 and G9.
+    /// </summary>
+    public IReadOnlyList<TapConnectionRecord> Wire { get; init; } = [];
 
-    /// <summary>How many responses the host wrote per id (JSON text of the id).</summary>
-    public IReadOnlyDictionary<string, int> HostResponses { get; init; } = new Dictionary<string, int>();
+    /// <summary>The fake agent's own account, by connection index (script agents only).</summary>
+    public IReadOnlyDictionary<int, AgentAccountRecord> Accounts { get; init; } = new Dictionary<int, AgentAccountRecord>();
+
+    /// <summary>The audit log as read back from its file after the bridge stopped (G8); null when there is none.</summary>
+    public IReadOnlyList<AuditRecord>? AuditFile { get; init; }
+
+    /// <summary>Why the audit file could not be read back.</summary>
+    public string? AuditFileError { get; init; }
+
+    /// <summary>The timers armed on the bridge's clock once every turn had ended, before the bridge stopped (G4); null when not sampled.</summary>
+    public TimerSample? Timers { get; init; }
+
+    /// <summary>When the runner began stopping the bridge (after the timeline and the turns).</summary>
+    public TimeSpan? StoppedAt { get; init; }
+
+    /// <summary>The run's start on the bridge's wall clock: audit records (UTC) are placed on the run's timeline from it.</summary>
+    public DateTimeOffset StartedUtc { get; init; }
+
+    /// <summary>When an audit record was written, on the run's timeline.</summary>
+    public TimeSpan AtOf(AuditRecord record) => record.At - StartedUtc;
 
     /// <summary>The OS's account (process tree, agents' exit times, leftovers) for G5, G7 and "nothing left running"; null when not collected.</summary>
     public Os.OsEvidence? Os { get; init; }

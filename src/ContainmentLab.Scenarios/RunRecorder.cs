@@ -2,12 +2,14 @@ using System.Text;
 using System.Text.Json;
 using ContainmentLab.Bridge;
 using ContainmentLab.Events;
+using ContainmentLab.Scenarios.Evidence;
 
 namespace ContainmentLab.Scenarios;
 
 /// <summary>
-/// Sees everything of a run: events (from the hub), wire lines (as the bridge's <see cref="IWireTap"/>) and actions;
-/// keeps what the checks need, writes the transcript, and wakes whoever waits for an event condition.
+/// Sees everything of a run: events (from the hub), wire lines (as the bridge's <see cref="IWireTap"/>: the bridge's own
+/// view, for the transcript and to be held against the runner's <see cref="Wire"/> tap) and actions; keeps what the
+/// checks need, writes the transcript, and wakes whoever waits for an event condition.
 /// </summary>
 internal sealed class RunRecorder : IWireTap, IDisposable
 {
@@ -17,8 +19,6 @@ internal sealed class RunRecorder : IWireTap, IDisposable
     private readonly Lock _lock = new();
     private readonly List<RecordedEvent> _events = [];
     private readonly List<(TimeSpan, string, string)> _toolActivity = [];
-    private readonly List<AgentRequestRecord> _agentRequests = [];
-    private readonly Dictionary<string, int> _hostResponses = new(StringComparer.Ordinal);
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <param name="startTimestamp">The run's start on <paramref name="time"/>, when it began before this recorder (a kill_host host runs on its runner's clock).</param>
@@ -26,13 +26,21 @@ internal sealed class RunRecorder : IWireTap, IDisposable
     {
         _time = time;
         _start = startTimestamp ?? time.GetTimestamp();
+        StartedUtc = time.GetUtcNow() - time.GetElapsedTime(_start);
         _transcript = transcriptPath is null ? null : new TranscriptWriter(transcriptPath);
+        Wire = new WireTap(() => Elapsed, _transcript);
     }
 
     /// <summary>Sees what the recorder sees, as it comes (a kill_host host streams it to its runner).</summary>
     public IRunObserver? Observer { get; init; }
 
     public TimeSpan Elapsed => _time.GetElapsedTime(_start);
+
+    /// <summary>The run's start on the wall clock (for placing audit records on the run's timeline).</summary>
+    public DateTimeOffset StartedUtc { get; }
+
+    /// <summary>The runner's own byte-level tap of every agent the bridge starts.</summary>
+    public WireTap Wire { get; }
 
     public IReadOnlyList<RecordedEvent> Events
     {
@@ -52,30 +60,6 @@ internal sealed class RunRecorder : IWireTap, IDisposable
             lock (_lock)
             {
                 return [.. _toolActivity];
-            }
-        }
-    }
-
-    /// <summary>The requests the agent wrote whose id could be read (G9: each must be answered).</summary>
-    public IReadOnlyList<AgentRequestRecord> AgentRequests
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return [.. _agentRequests];
-            }
-        }
-    }
-
-    /// <summary>How many responses the host wrote for each id (an id's JSON text).</summary>
-    public IReadOnlyDictionary<string, int> HostResponses
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return new Dictionary<string, int>(_hostResponses, StringComparer.Ordinal);
             }
         }
     }
@@ -107,13 +91,7 @@ internal sealed class RunRecorder : IWireTap, IDisposable
         var at = Elapsed;
         Observer?.OnReceived(at, lineNumber, line);
         _transcript?.WriteLine(at, "in", line);
-        if (WireShapeOf(line) is { IsRequest: true, Id: { } requestId, Method: { } method })
-        {
-            lock (_lock)
-            {
-                _agentRequests.Add(new AgentRequestRecord(at, lineNumber, requestId, method));
-            }
-        }
+        Wire.OnBridgeRead(lineNumber, line);
 
         // Activity of an agent-side tool (G4): a session/update about a tool call. Cheap pre-check, then parse.
         if (line.IndexOf("tool_call_update"u8) < 0)
@@ -147,59 +125,6 @@ internal sealed class RunRecorder : IWireTap, IDisposable
         var at = Elapsed;
         Observer?.OnSent(at, line);
         _transcript?.WriteLine(at, "out", text);
-        if (WireShapeOf(text) is { IsRequest: false, Method: null, Id: { } answered })
-        {
-            lock (_lock)
-            {
-                _hostResponses[answered] = _hostResponses.GetValueOrDefault(answered) + 1;
-            }
-        }
-    }
-
-    /// <summary>
-    /// The top-level id (as JSON text: <c>7</c>, <c>"a"</c>) and method of a line, read as far as it is readable;
-    /// requests have both. Unreadable lines yield what came before the fault.
-    /// </summary>
-    internal static (bool IsRequest, string? Id, string? Method) WireShapeOf(ReadOnlySpan<byte> line)
-    {
-        string? id = null;
-        string? method = null;
-        if (line.IsEmpty || line[0] != (byte)'{')
-        {
-            return (false, null, null);
-        }
-
-        var reader = new Utf8JsonReader(line);
-        try
-        {
-            while (reader.Read())
-            {
-                if (reader.CurrentDepth != 1 || reader.TokenType != JsonTokenType.PropertyName)
-                {
-                    continue;
-                }
-
-                if (reader.ValueTextEquals("id"u8) && reader.Read())
-                {
-                    id = reader.TokenType switch
-                    {
-                        JsonTokenType.Number => Encoding.UTF8.GetString(reader.ValueSpan),
-                        JsonTokenType.String => JsonSerializer.Serialize(reader.GetString()),
-                        _ => null,
-                    };
-                }
-                else if (reader.ValueTextEquals("method"u8) && reader.Read() && reader.TokenType == JsonTokenType.String)
-                {
-                    method = reader.GetString();
-                }
-            }
-        }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
-        {
-            // What was read before the fault stands: the bridge answers a request under an id it could recover.
-        }
-
-        return (id is not null && method is not null, id, method);
     }
 
     /// <summary>Waits until <paramref name="holds"/> is true of the events so far; false when <paramref name="timeout"/> passes first.</summary>

@@ -1,6 +1,9 @@
 using System.Collections.Concurrent;
 using ContainmentLab.Bridge;
 using ContainmentLab.Dispatch;
+using ContainmentLab.Events;
+using ContainmentLab.FakeAgent;
+using ContainmentLab.Scenarios.Evidence;
 using ContainmentLab.Scenarios.Os;
 using ContainmentLab.Sweep;
 
@@ -19,7 +22,10 @@ internal sealed class ScenarioRun : IAsyncDisposable
     private readonly List<ActionRecord> _actions = [];
     private readonly List<TurnRecord> _turns = [];
     private readonly List<Task> _turnTasks = [];
+    private readonly CountingTimeProvider _bridgeTime;
     private AcpBridge? _bridge;
+    private TimerSample? _timers;
+    private TimeSpan? _stoppedAt;
 
     public ScenarioRun(Fixture fixture, ScenarioRunOptions options)
     {
@@ -28,6 +34,7 @@ internal sealed class ScenarioRun : IAsyncDisposable
         _time = options.TimeProvider;
         _workDirectory = options.WorkDirectory ?? Directory.CreateTempSubdirectory("containmentlab-fixture-").FullName;
         _recorder = new RunRecorder(_time, options.TranscriptPath, options.Epoch) { Observer = options.HostStream };
+        _bridgeTime = new CountingTimeProvider(_time);
         BridgeOptions = BuildOptions();
     }
 
@@ -59,6 +66,7 @@ internal sealed class ScenarioRun : IAsyncDisposable
             }
 
             await WaitForTurnsAsync(_options.TurnWait, markPending: true, token).ConfigureAwait(false);
+            await SampleTimersAsync(token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -66,7 +74,8 @@ internal sealed class ScenarioRun : IAsyncDisposable
         }
         finally
         {
-            os?.RunEnding(_recorder.Elapsed);
+            _stoppedAt = _recorder.Elapsed;
+            os?.RunEnding(_stoppedAt.Value);
             await StopBridgeAsync().ConfigureAwait(false);
         }
 
@@ -84,6 +93,8 @@ internal sealed class ScenarioRun : IAsyncDisposable
     /// <summary>What the run has observed so far (the whole of it once it ended).</summary>
     private RunLog Snapshot()
     {
+        var wire = _recorder.Wire.Snapshot();
+        var (auditFile, auditError) = ReadAuditFile();
         return new RunLog(
             _fixture,
             BridgeOptions,
@@ -95,10 +106,80 @@ internal sealed class ScenarioRun : IAsyncDisposable
             _recorder.ToolActivity,
             null)
         {
-            AgentRequests = _recorder.AgentRequests,
-            HostResponses = _recorder.HostResponses,
+            Wire = wire,
+            Accounts = ReadAccounts(wire),
+            AuditFile = auditFile,
+            AuditFileError = auditError,
+            Timers = _timers,
+            StoppedAt = _stoppedAt,
+            StartedUtc = _recorder.StartedUtc,
         };
     }
+
+    /// <summary>
+    /// G4's "no timer outlives its tool", read off the bridge's clock itself: which timers are still armed once every turn
+    /// has ended and the bridge has published each end (it ends a turn's agent-side tools before that). Not after a stop
+    /// action: the bridge's disposal ends every timer by itself, which would hide a leak.
+    /// </summary>
+    private async Task SampleTimersAsync(CancellationToken cancellationToken)
+    {
+        if (_turns.Any(t => !t.Ended) || _actions.Any(a => a.Action.Kind == ActionKind.Stop))
+        {
+            return;
+        }
+
+        var turns = _turns.Where(t => t.Outcome is not null).GroupBy(t => t.SessionId).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        await _recorder.WaitForAsync(
+            events => turns.All(t => events.Count(e => e.Event is TurnEnded && e.Event.SessionId == t.Key) >= t.Value),
+            TimeSpan.FromSeconds(5),
+            cancellationToken).ConfigureAwait(false);
+        _timers = new TimerSample(_recorder.Elapsed, _bridgeTime.Armed());
+    }
+
+    /// <summary>The audit log as the bridge left it on disk (G8 reads the file, not the bridge's memory).</summary>
+    private (IReadOnlyList<AuditRecord>? Records, string? Error) ReadAuditFile()
+    {
+        if (BridgeOptions.AuditPath is not { } path || _bridge is null)
+        {
+            return (null, null);
+        }
+
+        try
+        {
+            return (AuditLog.ReadFile(path), null);
+        }
+        catch (Exception ex) when (ex is IOException or FormatException or UnauthorizedAccessException)
+        {
+            return (null, ex.Message);
+        }
+    }
+
+    private static Dictionary<int, AgentAccountRecord> ReadAccounts(IReadOnlyList<TapConnectionRecord> wire)
+    {
+        var accounts = new Dictionary<int, AgentAccountRecord>();
+        foreach (var connection in wire)
+        {
+            if (connection.AccountPath is { } path && AgentAccountRecord.Read(path) is { } account)
+            {
+                accounts[connection.Index] = account;
+            }
+        }
+
+        return accounts;
+    }
+
+    /// <summary>
+    /// Starts the agent through the runner's tap. A fake-agent script agent also gets the path of its own account (one
+    /// file per process: a restarted agent writes a new one).
+    /// </summary>
+    private IAgentTransport StartAgent(AgentCommand command) => _recorder.Wire.Attach(
+        AccountPathFor,
+        index => AgentProcess.Start(AccountPathFor(index) is { } account
+            ? command with { Environment = new Dictionary<string, string>(command.Environment, StringComparer.Ordinal) { [AgentAccount.EnvironmentVariable] = account } }
+            : command));
+
+    private string? AccountPathFor(int connection) =>
+        _fixture.Agent.Kind is AgentKind.InlineScript or AgentKind.ScriptFile ? Path.Combine(_workDirectory, $"agent-account-{connection}.ndjson") : null;
 
     private async Task<bool> StartAsync(CancellationToken cancellationToken)
     {
@@ -265,7 +346,11 @@ internal sealed class ScenarioRun : IAsyncDisposable
         return new BridgeOptions
         {
             Command = AgentCommandFor(_fixture.Agent),
-            TimeProvider = _time,
+            StartAgent = StartAgent,
+            AuditPath = Path.Combine(_workDirectory, "audit.jsonl"),
+
+            // The bridge's clock, counting its timers (G4); the same time as the runner's.
+            TimeProvider = _bridgeTime,
             AckTimeout = host.AckTimeout ?? defaults.AckTimeout,
             WriteStallTimeout = host.WriteStallTimeout ?? defaults.WriteStallTimeout,
             RequestTimeout = host.RequestTimeout ?? defaults.RequestTimeout,

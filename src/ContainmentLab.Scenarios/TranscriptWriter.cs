@@ -9,7 +9,9 @@ namespace ContainmentLab.Scenarios;
 /// The NDJSON transcript of a run, one object a line, <c>t</c> in seconds since the run's start:
 /// <c>{"t":0.012,"dir":"out","line":"…"}</c> (bridge → agent), <c>"dir":"in"</c> (agent → bridge; bytes that are not
 /// UTF-8 are replaced by U+FFFD), <c>{"t":…,"dir":"event","event":"ToolSkipped",…the event's fields…}</c>, and
-/// <c>{"t":…,"dir":"action","action":"interrupt","session":"sess-1"}</c> for the timeline's actions.
+/// <c>{"t":…,"dir":"action","action":"interrupt","session":"sess-1"}</c> for the timeline's actions, and
+/// <c>{"t":…,"dir":"tap","conn":1,"from":"agent","length":n,"bytes":"base64"}</c> for the raw bytes of the runner's own
+/// wire tap (<c>"omitted":true</c> instead of the bytes once the run's raw budget is spent).
 /// </summary>
 internal sealed class TranscriptWriter : IDisposable
 {
@@ -56,6 +58,29 @@ internal sealed class TranscriptWriter : IDisposable
                 {
                     property.WriteTo(w);
                 }
+            }
+        });
+    }
+
+    /// <summary>
+    /// Raw bytes the runner's wire tap saw (<c>from</c>: <c>agent</c> for its stdout, <c>bridge</c> for its stdin), base64;
+    /// empty <paramref name="bytes"/> when the run's raw budget is spent: then only the chunk's length is written.
+    /// </summary>
+    public void WriteRaw(TimeSpan at, int connection, string from, ReadOnlySpan<byte> bytes, int length)
+    {
+        var copy = bytes.IsEmpty ? null : bytes.ToArray();
+        Write(at, "tap", w =>
+        {
+            w.WriteNumber("conn", connection);
+            w.WriteString("from", from);
+            w.WriteNumber("length", length);
+            if (copy is null)
+            {
+                w.WriteBoolean("omitted", true);
+            }
+            else
+            {
+                w.WriteBase64String("bytes", copy);
             }
         });
     }

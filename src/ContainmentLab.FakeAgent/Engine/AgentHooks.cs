@@ -30,4 +30,7 @@ public sealed class AgentHooks
     /// line (an in-process engine must not leave processes behind that nobody will clean up).
     /// </summary>
     public Func<SpawnStep, CancellationToken, Task<IReadOnlyList<SpawnedProcess>>>? Spawn { get; init; }
+
+    /// <summary>Where the engine keeps its own account of what it sent and received (for the runner's oracles); null for none.</summary>
+    public AgentAccount? Account { get; init; }
 }

@@ -264,8 +264,8 @@ public sealed partial class FakeAgentEngine
             }
 
             response = name.Contains('/', StringComparison.Ordinal)
-                ? SendRequest(session, name, AcpParams(session, sessionId, name, arguments), AcpJsonContext.Default.JsonElement)
-                : SendRequest(session, AcpMethods.ContainmentTool, new ContainmentToolRequest(sessionId, toolCallId, name, arguments), AcpJsonContext.Default.ContainmentToolRequest);
+                ? SendRequest(session, sessionId, name, AcpParams(session, sessionId, name, arguments), AcpJsonContext.Default.JsonElement)
+                : SendRequest(session, sessionId, AcpMethods.ContainmentTool, new ContainmentToolRequest(sessionId, toolCallId, name, arguments), AcpJsonContext.Default.ContainmentToolRequest);
         });
 
         var message = await response!.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -316,7 +316,7 @@ public sealed partial class FakeAgentEngine
         Task<IncomingMessage>? pending = null;
         turn.Send(() =>
         {
-            pending = SendRequest(null, AcpMethods.RequestPermission, request, AcpJsonContext.Default.RequestPermissionRequest, out var id);
+            pending = SendRequest(null, request.SessionId, AcpMethods.RequestPermission, request, AcpJsonContext.Default.RequestPermissionRequest, out var id);
             if (permission.SelfAnswer is { } option)
             {
                 // Hostile: a response carrying our own request's id. Ids are per direction, so to the host this answers

@@ -37,7 +37,7 @@ public sealed partial class FakeAgentEngine
     // (synchronous continuations) up to its first pending write, instead of being queued to the thread pool: the ack of
     // a cancel leaves with one hand-off less. The sender still never waits on the pipe: a write that cannot complete at
     // once is pending, and the sender returns.
-    private readonly Channel<byte[]> _outgoing = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = true });
+    private readonly Channel<Outgoing> _outgoing = Channel.CreateUnbounded<Outgoing>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = true });
     private readonly ConcurrentDictionary<string, AgentSession> _sessions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<long, PendingRequest> _pending = new();
     private readonly ConcurrentDictionary<Task, byte> _background = new();
@@ -47,6 +47,8 @@ public sealed partial class FakeAgentEngine
     // A scripted death (in-process meaning): stops the read loop and the write loop at once.
     private readonly CancellationTokenSource _abort = new();
     private long _lastRequestId = -1;
+    private long _linesWritten;
+    private LineReader? _reader;
     private int _sessionCounter;
     private int _started;
 
@@ -99,6 +101,7 @@ public sealed partial class FakeAgentEngine
         using var stopReading = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopReading.Token, _abort.Token);
         using var stopWriting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _abort.Token);
         var writer = WriteLoopAsync(stopWriting.Token);
+        var endReason = "input ended";
         if (_script.ExitDuringStartup is { After: { } after } startupExit)
         {
             Track(DieAfterAsync(after, startupExit.Exit));
@@ -111,10 +114,12 @@ public sealed partial class FakeAgentEngine
         catch (OperationCanceledException) when (stopReading.IsCancellationRequested)
         {
             // Cancelled by the caller or because the output broke: stop below.
+            endReason = cancellationToken.IsCancellationRequested ? "cancelled" : "output failed";
         }
         catch (IOException ex)
         {
             Log($"input failed: {ex.Message}");
+            endReason = "input failed: " + ex.Message;
         }
         finally
         {
@@ -128,6 +133,9 @@ public sealed partial class FakeAgentEngine
             await Task.WhenAll(_background.Keys).ConfigureAwait(false);
             _outgoing.Writer.TryComplete();
             await writer.ConfigureAwait(false);
+
+            // After the writer: the count covers every line the agent wrote. (A scripted death wrote its own entry.)
+            _hooks.Account?.Exit(endReason, crash: false, Interlocked.Read(ref _linesWritten), _reader?.LineNumber ?? 0);
             if (_abort.IsCancellationRequested)
             {
                 // The in-process meaning of dying: the peer sees our output end, as it would see a dead process's.
@@ -144,6 +152,7 @@ public sealed partial class FakeAgentEngine
     {
         Log($"{why}: dying with {exit}");
         ExitRequested = exit;
+        _hooks.Account?.Exit($"{why}: {exit}", crash: true, Interlocked.Read(ref _linesWritten), _reader?.LineNumber ?? 0);
         _hooks.Exit?.Invoke(exit);
         _outgoing.Writer.TryComplete();
         _abort.Cancel();
@@ -177,7 +186,7 @@ public sealed partial class FakeAgentEngine
 
     private async Task ReadLoopAsync(CancellationToken cancellationToken)
     {
-        var reader = new LineReader(_input);
+        var reader = _reader = new LineReader(_input);
         var parser = new MessageParser();
         while (true)
         {
@@ -205,6 +214,12 @@ public sealed partial class FakeAgentEngine
                 }
 
                 continue;
+            }
+
+            if (message.Kind != MessageKind.Response)
+            {
+                // Before it is handled: what the agent sends because of a cancel already counts as sent after it.
+                _hooks.Account?.Received(message);
             }
 
             try
@@ -307,8 +322,15 @@ public sealed partial class FakeAgentEngine
         if (response.Id is not { IsString: false } id || !_pending.TryRemove(id.Number, out var pending))
         {
             Log($"line {response.LineNumber}: response to unknown request id {response.Id?.ToString() ?? "null"}");
+            if (response.Id is { } unknown)
+            {
+                _hooks.Account?.Answered(response, unknown, known: false, null);
+            }
+
             return;
         }
+
+        _hooks.Account?.Answered(response, id, known: true, pending.SessionId);
 
         // Count before completing: the storm frees a slot when the completion runs, and the stats must already
         // show this request answered, or "outstanding" would briefly read one too high.
@@ -467,19 +489,19 @@ public sealed partial class FakeAgentEngine
         Enqueue(MessageWriter.Error(turn.PromptId, JsonRpcErrorCodes.InternalError, message));
     }
 
-    /// <summary>Registers and writes one request of ours; the returned task completes with its response.</summary>
-    private Task<IncomingMessage> SendRequest<T>(AgentSession? toolSession, string method, T parameters, JsonTypeInfo<T> typeInfo) =>
-        SendRequest(toolSession, method, parameters, typeInfo, out _);
+    /// <summary>Registers and writes one request of ours (naming <paramref name="sessionId"/>); the returned task completes with its response.</summary>
+    private Task<IncomingMessage> SendRequest<T>(AgentSession? toolSession, string? sessionId, string method, T parameters, JsonTypeInfo<T> typeInfo) =>
+        SendRequest(toolSession, sessionId, method, parameters, typeInfo, out _);
 
     /// <summary>Like the overload above, and says which id the request went out with.</summary>
-    private Task<IncomingMessage> SendRequest<T>(AgentSession? toolSession, string method, T parameters, JsonTypeInfo<T> typeInfo, out RpcId requestId)
+    private Task<IncomingMessage> SendRequest<T>(AgentSession? toolSession, string? sessionId, string method, T parameters, JsonTypeInfo<T> typeInfo, out RpcId requestId)
     {
         var id = Interlocked.Increment(ref _lastRequestId);
-        var pending = new PendingRequest(toolSession);
+        var pending = new PendingRequest(toolSession, sessionId);
         _pending[id] = pending;
         toolSession?.OnToolRequestSent();
         requestId = RpcId.FromNumber(id);
-        Enqueue(MessageWriter.Request(requestId, method, parameters, typeInfo));
+        Enqueue(new Outgoing(MessageWriter.Request(requestId, method, parameters, typeInfo), new SentRequest(requestId, method, sessionId)));
         return pending.Completion.Task;
     }
 
@@ -499,7 +521,9 @@ public sealed partial class FakeAgentEngine
         }
     }
 
-    private void Enqueue(byte[] line)
+    private void Enqueue(byte[] line) => Enqueue(new Outgoing(line, null));
+
+    private void Enqueue(Outgoing line)
     {
         if (!_outgoing.Writer.TryWrite(line))
         {
@@ -523,7 +547,7 @@ public sealed partial class FakeAgentEngine
     /// <summary>Writes what is queued, then closes the output (<c>close_stdout</c>); nothing is written after.</summary>
     private void CloseOutput()
     {
-        _outgoing.Writer.TryWrite(s_closeOutput);
+        _outgoing.Writer.TryWrite(new Outgoing(s_closeOutput, null));
         _outgoing.Writer.TryComplete();
     }
 
@@ -534,18 +558,27 @@ public sealed partial class FakeAgentEngine
         {
             while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                while (reader.TryRead(out var line))
+                while (reader.TryRead(out var item))
                 {
+                    var line = item.Line;
                     if (ReferenceEquals(line, s_closeOutput))
                     {
                         await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
                         await CloseOutputStreamAsync().ConfigureAwait(false);
                         _hooks.OutputClosed?.Invoke();
+                        _hooks.Account?.OutputClosed(Interlocked.Read(ref _linesWritten));
                         Log("output closed by the script");
                         return;
                     }
 
+                    // Whether the cancel had come is taken before the write begins: the bridge wrote that cancel first.
+                    var afterCancel = item.Request is { } sent && _hooks.Account?.CancelReceived(sent.SessionId) == true;
                     await _output.WriteAsync(line, cancellationToken).ConfigureAwait(false);
+                    var written = Interlocked.Add(ref _linesWritten, line.AsSpan().Count((byte)'\n'));
+                    if (item.Request is { } request)
+                    {
+                        _hooks.Account?.Sent(written, request.Id, request.Method, request.SessionId, afterCancel);
+                    }
                 }
 
                 // One flush per burst: a storm's lines go out together, and nothing sits unflushed while we wait.
@@ -565,6 +598,11 @@ public sealed partial class FakeAgentEngine
         }
     }
 
+    /// <summary>A line for the write loop; a request of ours says what it is, for the account.</summary>
+    private readonly record struct Outgoing(byte[] Line, SentRequest? Request);
+
+    private sealed record SentRequest(RpcId Id, string Method, string? SessionId);
+
     private void Track(Task task)
     {
         _background.TryAdd(task, 0);
@@ -583,10 +621,13 @@ public sealed partial class FakeAgentEngine
         }
     }
 
-    private sealed class PendingRequest(AgentSession? toolSession)
+    private sealed class PendingRequest(AgentSession? toolSession, string? sessionId)
     {
         /// <summary>The session whose tool counters this request feeds; null for requests that are not tool calls.</summary>
         public AgentSession? ToolSession { get; } = toolSession;
+
+        /// <summary>The session the request named (for the account).</summary>
+        public string? SessionId { get; } = sessionId;
 
         public TaskCompletionSource<IncomingMessage> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

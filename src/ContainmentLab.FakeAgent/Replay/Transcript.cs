@@ -103,11 +103,13 @@ public sealed class Transcript
                     return new TranscriptEntry(lineNumber, seconds, TranscriptDirection.Out, WireLine(root, source, lineNumber, direction), null);
                 case "event":
                 case "action":
-                    // Events and the user's actions (prompt, interrupt, …) are context for a reader, not wire: replay skips them.
+                case "tap":
+                    // Events, the user's actions (prompt, interrupt, …) and the runner's raw tap are context for a reader, not
+                    // lines to replay: replay skips them.
                     var name = root.TryGetProperty("event", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null;
                     return new TranscriptEntry(lineNumber, seconds, TranscriptDirection.Event, null, name);
                 default:
-                    throw new TranscriptException(source, lineNumber, $"'dir' must be in, out, event or action; got {dir.GetRawText()}");
+                    throw new TranscriptException(source, lineNumber, $"'dir' must be in, out, event, action or tap; got {dir.GetRawText()}");
             }
         }
     }

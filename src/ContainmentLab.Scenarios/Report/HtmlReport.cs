@@ -150,7 +150,7 @@ public static partial class HtmlReport
         foreach (var g in guarantees)
         {
             html.Append("<span class=\"badge ").Append(g.Held ? "held" : "violated").Append("\" title=\"")
-                .Append(Escape(g.Held ? $"{g.Id} held" : $"{g.Id} violated: {g.Violation}")).Append("\">")
+                .Append(Escape(g.Held ? $"{g.Id} held" + (GuaranteeChecks.Evidence(g.Id) is { } evidence ? $" ({evidence})" : string.Empty) : $"{g.Id} violated: {g.Violation}")).Append("\">")
                 .Append(Escape(g.Id)).Append(g.Held ? " ✓" : " ✗").Append("</span> ");
         }
     }

@@ -102,7 +102,9 @@ public sealed partial class AcpBridge : IAsyncDisposable
         string? cookie = null;
         var transport = _options.TransportFactory is { } factory
             ? factory()
-            : AgentProcess.Start(PrepareAgentCommand(_options.Command!, out cookie), line => LogAgentStderr(_logger, line));
+            : _options.StartAgent is { } start
+                ? start(PrepareAgentCommand(_options.Command!, out cookie))
+                : AgentProcess.Start(PrepareAgentCommand(_options.Command!, out cookie), line => LogAgentStderr(_logger, line));
         OnAgentProcessStarted(transport, cookie);
         var agent = new Agent(transport) { Cookie = cookie };
         var connection = new Connection(transport, _options.Framing, new ConnectionHandler(this, agent), _options.WireTap, _logger, _time, _options.WriteStallTimeout);

@@ -13,6 +13,12 @@ public sealed class BridgeOptions
     /// <summary>Starts the agent some other way (in-process over streams, for tests and benchmarks).</summary>
     public Func<IAgentTransport>? TransportFactory { get; init; }
 
+    /// <summary>
+    /// Starts the <see cref="Command"/> once the bridge has prepared it (its cookie and environment added); null for
+    /// <see cref="AgentProcess.Start"/>. A host can wrap the transport it returns, e.g. to record the raw bytes both ways.
+    /// </summary>
+    public Func<AgentCommand, IAgentTransport>? StartAgent { get; init; }
+
     /// <summary>Every timer, delay and timestamp of the bridge comes from here.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 

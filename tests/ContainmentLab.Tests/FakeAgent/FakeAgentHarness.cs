@@ -12,11 +12,11 @@ internal sealed class FakeAgentHarness : IAsyncDisposable
     private readonly Task _run;
     private readonly CancellationTokenSource _stop = new();
 
-    private FakeAgentHarness(FakeAgentScript script, TimeProvider? engineTime)
+    private FakeAgentHarness(FakeAgentScript script, TimeProvider? engineTime, AgentHooks? hooks = null)
     {
         Script = script;
         _agentOutput = _fromAgent.Writer.AsStream();
-        Engine = new FakeAgentEngine(script, _toAgent.Reader.AsStream(), _agentOutput, engineTime ?? Time, Log);
+        Engine = new FakeAgentEngine(script, _toAgent.Reader.AsStream(), _agentOutput, engineTime ?? Time, Log, hooks);
         Client = new AcpTestClient(_toAgent.Writer.AsStream(), _fromAgent.Reader.AsStream());
         Client.Start();
         _run = RunEngineAsync();
@@ -39,6 +39,9 @@ internal sealed class FakeAgentHarness : IAsyncDisposable
     public Task Run => _run;
 
     public static FakeAgentHarness Start(string yaml) => new(FakeAgentScript.Parse(yaml, "test.yaml"), null);
+
+    /// <summary>An engine that keeps its own account in <paramref name="account"/> (the in-process default hooks otherwise).</summary>
+    public static FakeAgentHarness Start(string yaml, AgentAccount account) => new(FakeAgentScript.Parse(yaml, "test.yaml"), null, new AgentHooks { Account = account });
 
     /// <summary>
     /// An engine on the real clock, as in the child process: real delays complete their awaiters inline on cancellation,

@@ -194,7 +194,7 @@ public sealed class ReplayTests
 
     [TestCase("{\"t\":0,\"dir\":\"in\",\"line\":\"{}\"}\n{\"t\":1,\"line\":\"{}\"}\n", 2, "missing 'dir' (in, out or event)")]
     [TestCase("{\"t\":0,\"dir\":\"in\",\"line\":\"{}\"}\n\n{\"t\":1,\"dir\":\"out\",\"line\":\n", 3, "not JSON: ")]
-    [TestCase("{\"t\":0,\"dir\":\"sideways\",\"line\":\"{}\"}\n", 1, "'dir' must be in, out, event or action; got \"sideways\"")]
+    [TestCase("{\"t\":0,\"dir\":\"sideways\",\"line\":\"{}\"}\n", 1, "'dir' must be in, out, event, action or tap; got \"sideways\"")]
     [TestCase("{\"dir\":\"in\",\"line\":\"{}\"}\n", 1, "missing 't' (seconds since the start)")]
     [TestCase("{\"t\":\"soon\",\"dir\":\"in\",\"line\":\"{}\"}\n", 1, "'t' must be a number of seconds, at least 0; got \"soon\"")]
     [TestCase("{\"t\":0,\"dir\":\"out\"}\n", 1, "missing 'line' (the raw wire line) for dir 'out'")]

@@ -112,7 +112,6 @@ public sealed class KillHostRunTests
         Assert.That(hang.At - prompt2, Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(1)));
         Assert.That(log.Actions[2].At, Is.GreaterThan(hang.At));
         Assert.That(log.KillHost, Is.Not.Null.And.Property(nameof(KillHostRecord.Error)).Null);
-        Assert.That(log.AgentRequests.Select(r => r.Method), Does.Contain("_containmentlab/tool"), "the wire tap's accounting ran on the host's lines");
     }
 
     [Test]

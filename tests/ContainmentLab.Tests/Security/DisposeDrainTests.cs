@@ -3,6 +3,7 @@ using System.Text.Json;
 using ContainmentLab.Bridge;
 using ContainmentLab.Dispatch;
 using ContainmentLab.Protocol;
+using ContainmentLab.Scenarios.Evidence;
 using ContainmentLab.Tests.Support;
 using Microsoft.Extensions.Time.Testing;
 
@@ -23,14 +24,7 @@ public sealed class DisposeDrainTests
     [CancelAfter(20_000)]
     public async Task DisposeAsync_AgentDiedWhileAToolFinishes_TheToolsTerminalRecordIsWrittenFirst(CancellationToken cancellationToken)
     {
-        var tool = new SlowToFinishTool();
-        var bridge = new AcpBridge(new BridgeOptions
-        {
-            TimeProvider = new FakeTimeProvider(),
-            SandboxRoot = Directory.CreateTempSubdirectory("cl-dispose-drain-").FullName,
-            Tools = (sandbox, desktop, http) => HostToolRegistry.CreateDefault(sandbox, desktop, http).Add(tool),
-            TransportFactory = () => new StreamTransport((input, output, ct) => DyingAgentAsync(input, output, tool.Started, ct)),
-        });
+        var (bridge, tool, clock) = DyingAgentBridge();
         await bridge.StartAsync(cancellationToken);
         var session = await bridge.NewSessionAsync(cancellationToken: cancellationToken);
 
@@ -43,8 +37,52 @@ public sealed class DisposeDrainTests
         var audit = bridge.Audit.Snapshot();
         Assert.That(AuditChecks.ExactlyOneTerminalRecord(audit), Is.Empty);
         Assert.That(audit.Select(r => r.Kind), Does.Contain(AuditKind.Canceled));
-        Assert.That(bridge.ActiveWatches, Is.Zero, "no watchdog timer outlives its tool");
+        Assert.That(WatchdogTimers(clock), Is.Zero, "no watchdog timer outlives its tool (the bridge's clock, not the watchdog's counter)");
     }
+
+    /// <summary>
+    /// The same death without the host shutting down: once the cancelled tool has finished, its timer is gone from the
+    /// bridge's clock — by the tool's own end, not by the disposal that ends every timer anyway (and would hide a leak).
+    /// </summary>
+    [Test]
+    [CancelAfter(20_000)]
+    public async Task AgentDiedWhileAToolFinishes_OnceTheToolEnds_ItsTimerIsGoneBeforeAnyDisposal(CancellationToken cancellationToken)
+    {
+        var (bridge, tool, clock) = DyingAgentBridge();
+        try
+        {
+            await bridge.StartAsync(cancellationToken);
+            var session = await bridge.NewSessionAsync(cancellationToken: cancellationToken);
+            await bridge.PromptAsync(session, "go", cancellationToken).OrTimeout(10);
+            Assert.That(WatchdogTimers(clock), Is.EqualTo(1), "the tool still runs, watched");
+
+            await tool.Finished.OrTimeout(10);
+            await Until.TrueAsync(() => WatchdogTimers(clock) == 0, "the finished tool's watchdog timer to go (a leaked one never does)", 10_000);
+
+            Assert.That(bridge.Audit.Snapshot().Select(r => r.Kind), Does.Contain(AuditKind.Canceled));
+        }
+        finally
+        {
+            await bridge.DisposeAsync().AsTask().OrTimeout(10);
+        }
+    }
+
+    /// <summary>A bridge on a counting fake clock whose agent asks for the slow tool and dies while it runs.</summary>
+    private static (AcpBridge Bridge, SlowToFinishTool Tool, CountingTimeProvider Clock) DyingAgentBridge()
+    {
+        var tool = new SlowToFinishTool();
+        var clock = new CountingTimeProvider(new FakeTimeProvider());
+        var bridge = new AcpBridge(new BridgeOptions
+        {
+            TimeProvider = clock,
+            SandboxRoot = Directory.CreateTempSubdirectory("cl-dispose-drain-").FullName,
+            Tools = (sandbox, desktop, http) => HostToolRegistry.CreateDefault(sandbox, desktop, http).Add(tool),
+            TransportFactory = () => new StreamTransport((input, output, ct) => DyingAgentAsync(input, output, tool.Started, ct)),
+        });
+        return (bridge, tool, clock);
+    }
+
+    private static int WatchdogTimers(CountingTimeProvider clock) => clock.Armed().Count(o => o.StartsWith("ContainmentLab.Bridge.Watchdog", StringComparison.Ordinal));
 
     /// <summary>Answers the handshake, asks for the slow tool, and closes its stdout once the tool runs.</summary>
     private static async Task DyingAgentAsync(Stream input, Stream output, Task toolStarted, CancellationToken cancellationToken)

@@ -76,6 +76,18 @@ internal sealed class FuzzAgent(IReadOnlyList<FuzzUnit> units, int maxLineBytes,
         }
     }
 
+    /// <summary>Requests written and not answered yet (as many per id as written).</summary>
+    public int Unanswered
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _expected.Sum(e => Math.Max(0, e.Value - _received.GetValueOrDefault(e.Key)));
+            }
+        }
+    }
+
     /// <summary>The bridge killed the agent before it had written its turn and been answered (escalation, a wedge).</summary>
     public bool KilledEarly { get; private set; }
 

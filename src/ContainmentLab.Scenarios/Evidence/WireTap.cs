@@ -1,0 +1,78 @@
+using ContainmentLab.Bridge;
+
+namespace ContainmentLab.Scenarios.Evidence;
+
+/// <summary>
+/// The runner's own record of the wire (DESIGN.md §5, "oracles never trust the bridge's own view"): every agent the
+/// bridge starts goes through <see cref="Attach"/>, which tees both pipes into a <see cref="TapConnection"/>. The bridge's
+/// view of the same wire (its <see cref="IWireTap"/>: the lines its reader handed on) is kept beside it, per connection,
+/// so that an oracle can hold the one against the other. Raw bytes also go to the transcript, up to a budget.
+/// </summary>
+internal sealed class WireTap : IRawSink
+{
+    /// <summary>Raw bytes written to the transcript per run; past it only the chunks' lengths are.</summary>
+    public const long TranscriptBudget = 16L * 1024 * 1024;
+
+    // The connection whose agent the bridge is starting: set (synchronously) by the start hook inside the bridge's
+    // StartAsync, so the reader and writer loops the bridge starts next carry it in their execution context, and the
+    // bridge's IWireTap calls from those loops can be told apart by agent, with no identity on the interface itself.
+    private static readonly AsyncLocal<TapConnection?> s_current = new();
+
+    private readonly Func<TimeSpan> _clock;
+    private readonly TranscriptWriter? _transcript;
+    private readonly Lock _lock = new();
+    private readonly List<TapConnection> _connections = [];
+    private long _transcribed;
+
+    public WireTap(Func<TimeSpan> clock, TranscriptWriter? transcript = null)
+    {
+        _clock = clock;
+        _transcript = transcript;
+    }
+
+    /// <summary>Starts the next agent with <paramref name="start"/> (given the connection's index) and taps it.</summary>
+    public IAgentTransport Attach(Func<int, string?> accountPath, Func<int, IAgentTransport> start)
+    {
+        TapConnection connection;
+        lock (_lock)
+        {
+            var index = _connections.Count + 1;
+            connection = new TapConnection(index, _clock(), accountPath(index));
+            _connections.Add(connection);
+        }
+
+        s_current.Value = connection;
+        var inner = start(connection.Index);
+        connection.SetProcessId(inner.ProcessId);
+        return new TappedTransport(inner, connection, _clock, _transcript is null ? null : this);
+    }
+
+    /// <summary>The bridge's reader handed on a wire line (called from its <see cref="IWireTap.Received"/>).</summary>
+    public void OnBridgeRead(long lineNumber, ReadOnlySpan<byte> line)
+    {
+        var connection = s_current.Value;
+        if (connection is null)
+        {
+            lock (_lock)
+            {
+                connection = _connections.Count > 0 ? _connections[^1] : null;
+            }
+        }
+
+        connection?.OnBridgeRead(lineNumber, line);
+    }
+
+    public IReadOnlyList<TapConnectionRecord> Snapshot()
+    {
+        lock (_lock)
+        {
+            return [.. _connections.Select(c => c.Snapshot())];
+        }
+    }
+
+    public void Raw(int connection, TapDirection direction, TimeSpan at, ReadOnlySpan<byte> bytes)
+    {
+        var within = Interlocked.Add(ref _transcribed, bytes.Length) <= TranscriptBudget;
+        _transcript?.WriteRaw(at, connection, direction == TapDirection.FromAgent ? "agent" : "bridge", within ? bytes : default, bytes.Length);
+    }
+}
