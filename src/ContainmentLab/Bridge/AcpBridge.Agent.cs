@@ -4,25 +4,90 @@ namespace ContainmentLab.Bridge;
 
 public sealed partial class AcpBridge
 {
-    /// <summary>Waits for the agent to go (exit, crash, closed stdout, kill) and completes everything that waited on it.</summary>
+    /// <summary>
+    /// Waits for the agent to go (exit, crash, closed stdout, kill) and completes everything that waited on it. Its death
+    /// is seen from the process as well as from end of file (G5): a descendant that inherited its stdout keeps end of
+    /// file from coming, but not the exit. What it wrote before it died is still read first (G9), within
+    /// <see cref="BridgeOptions.ExitDrainTimeout"/>.
+    /// </summary>
     private async Task WatchAgentAsync(Agent agent)
     {
-        var closedReason = await agent.Connection.Closed.ConfigureAwait(false);
-        var reason = agent.ExitReason ?? closedReason;
-        agent.MarkExiting(reason);
+        var closed = agent.Connection.Closed;
+        var exited = agent.Transport.Exited;
+        await Task.WhenAny(closed, exited).ConfigureAwait(false);
+        string reason;
+        AgentExit exit;
+        var stillDelivering = false;
+        if (closed.IsCompleted)
+        {
+            reason = agent.ExitReason ?? await closed.ConfigureAwait(false);
+            agent.MarkExiting(reason);
 
-        // Without its stdout the agent can answer nothing more. Its exit status comes within moments (or it is killed).
-        var exit = await agent.Transport.ExitAfterOutputClosedAsync(_time).ConfigureAwait(false);
+            // Without its stdout the agent can answer nothing more. Its exit status comes within moments (or it is killed).
+            exit = await ExitOf(agent.Transport.ExitAfterOutputClosedAsync(_time), agent).ConfigureAwait(false);
+        }
+        else
+        {
+            reason = agent.ExitReason ?? "the agent process exited";
+            agent.MarkExiting(reason);
+            exit = await ExitOf(exited, agent).ConfigureAwait(false);
+
+            // Its output ends once what it wrote is read (the transport sees the pipe empty); one that still delivers after
+            // the bound is fed by a descendant that holds the pipe, not by the dead agent.
+            if (!await CompletesWithinAsync(closed, _options.ExitDrainTimeout).ConfigureAwait(false))
+            {
+                reason += $"; its stdout was still open and delivering {_options.ExitDrainTimeout.TotalSeconds:0.###} s later (a descendant holds it), so reading stopped";
+                stillDelivering = true;
+            }
+        }
+
         agent.Exit = exit;
         KillAgentLeftovers();
         var why = $"the agent exited ({exit.Describe()}): {reason}";
         agent.Connection.FailPending(new AgentExitedException(why, exit.ExitCode, exit.Signal, exit.StderrTail));
+
+        // The reader stops before the sessions go, so that nothing the descendant writes is taken for theirs.
+        var stopping = stillDelivering ? agent.Connection.DisposeAsync() : ValueTask.CompletedTask;
         foreach (var session in _sessions.Values)
         {
             RetireSession(session, why, exit);
         }
 
         Events.Publish(new AgentExited(_time.GetUtcNow(), exit.ExitCode, exit.Signal, exit.StderrTail, reason));
+
+        // The dead agent's connection and process go with it (its writer loop, stall timer and handles), each bounded:
+        // a restart waits for this, so that nothing of the old agent is still running beside the new one.
+        await stopping.ConfigureAwait(false);
+        await agent.Connection.DisposeAsync().ConfigureAwait(false);
+        await agent.Transport.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>How the agent ended; a transport whose exit task failed reports no status rather than kill the watcher.</summary>
+    private static async Task<AgentExit> ExitOf(Task<AgentExit> exit, Agent agent)
+    {
+        try
+        {
+            return await exit.ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Any failure of a transport's exit task is an exit without status: the watcher must go on.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return new AgentExit(null, null, agent.Transport.StderrTail);
+        }
+    }
+
+    private async Task<bool> CompletesWithinAsync(Task task, TimeSpan timeout)
+    {
+        try
+        {
+            await task.WaitAsync(timeout, _time).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
     }
 
     /// <summary>An ACP session lives in its agent: when the agent dies, the session ends with it, and never dispatches again.</summary>

@@ -25,6 +25,14 @@ public sealed class BridgeOptions
     /// <summary>A write to the agent's stdin that makes no progress for this long marks the agent wedged (G6).</summary>
     public TimeSpan WriteStallTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// After the agent process exited, how long the bridge goes on reading its stdout while the pipe stays open and
+    /// keeps delivering: a descendant that inherited it writes on (G5). What the agent itself wrote is in the pipe
+    /// already and is read in far less; reading ends as soon as the pipe is empty, so this bound only cuts off a
+    /// descendant's endless output.
+    /// </summary>
+    public TimeSpan ExitDrainTimeout { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Starting a fresh agent after one died (G5).</summary>
     public RestartOptions Restart { get; init; } = new();
 
