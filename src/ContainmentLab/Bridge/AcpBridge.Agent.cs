@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using ContainmentLab.Dispatch;
 using ContainmentLab.Events;
 
 namespace ContainmentLab.Bridge;
@@ -48,7 +50,9 @@ public sealed partial class AcpBridge
 
         // The reader stops before the sessions go, so that nothing the descendant writes is taken for theirs.
         var stopping = stillDelivering ? agent.Connection.DisposeAsync() : ValueTask.CompletedTask;
-        foreach (var session in _sessions.Values)
+        agent.RetiredWhy = why;
+        agent.MarkRetiring();
+        foreach (var session in agent.Sessions.Values)
         {
             RetireSession(session, why, exit);
         }
@@ -93,7 +97,11 @@ public sealed partial class AcpBridge
     /// <summary>An ACP session lives in its agent: when the agent dies, the session ends with it, and never dispatches again.</summary>
     private void RetireSession(Session session, string why, AgentExit exit)
     {
-        _retired[session.Id] = why;
+        if (!_retired.TryAdd(session.Id, why))
+        {
+            return; // retired already (by the watcher and by NewSessionAsync's late check both)
+        }
+
         _retiredSessions.Add(session);
         _sessions.TryRemove(KeyValuePair.Create(session.Id, session));
         session.Dispatch.Gate.Close(Audit, session.Id, "agent exited");
@@ -176,24 +184,42 @@ public sealed partial class AcpBridge
         }
     }
 
-    /// <summary>One agent incarnation: its transport and connection.</summary>
-    private sealed class Agent(IAgentTransport transport)
+    /// <summary>One agent incarnation: its transport, connection, dispatcher and sessions.</summary>
+    internal sealed class Agent(IAgentTransport transport)
     {
         private string? _exitReason;
+        private int _retiring;
 
         public IAgentTransport Transport { get; } = transport;
 
         public Connection Connection { get; set; } = null!;
 
+        /// <summary>
+        /// Its own dispatcher: requests of this agent resolve only to this agent's sessions (a straggler of a dead agent
+        /// can never reach a session of the next one), and its replay guard ends with it.
+        /// </summary>
+        public Dispatcher Dispatcher { get; set; } = null!;
+
+        /// <summary>Its sessions by the agent's own id (the wire's), live or retired.</summary>
+        public ConcurrentDictionary<string, Session> Sessions { get; } = new(StringComparer.Ordinal);
+
         public string? ExitReason => Volatile.Read(ref _exitReason);
 
         public AgentExit? Exit { get; set; }
+
+        /// <summary>Why its sessions ended, once they did.</summary>
+        public string? RetiredWhy { get; set; }
 
         /// <summary>The task that completes everything when this agent goes.</summary>
         public Task Watcher { get; set; } = Task.CompletedTask;
 
         public bool IsAlive => ExitReason is null && !Connection.IsClosed;
 
+        /// <summary>Its sessions are being retired: one added from now on is retired at once.</summary>
+        public bool IsRetiring => Volatile.Read(ref _retiring) != 0;
+
         public void MarkExiting(string reason) => Interlocked.CompareExchange(ref _exitReason, reason, null);
+
+        public void MarkRetiring() => Interlocked.Exchange(ref _retiring, 1);
     }
 }

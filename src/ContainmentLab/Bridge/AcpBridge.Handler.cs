@@ -17,7 +17,7 @@ public sealed partial class AcpBridge
         {
             bridge.Events.Publish(new AgentWedged(bridge._time.GetUtcNow(), stalled, queuedLines));
             agent.MarkExiting($"wedged: a write to its stdin made no progress for {stalled.TotalSeconds:0.###} s");
-            foreach (var session in bridge._sessions.Values)
+            foreach (var session in agent.Sessions.Values)
             {
                 bridge.InterruptSession(session, "agent wedged");
             }
@@ -27,9 +27,9 @@ public sealed partial class AcpBridge
 
         public ValueTask<byte[]> OnRequestAsync(IncomingMessage request)
         {
-            if (bridge._dispatcher.Handles(request.Method!))
+            if (agent.Dispatcher.Handles(request.Method!))
             {
-                return bridge._dispatcher.HandleAsync(request);
+                return agent.Dispatcher.HandleAsync(request);
             }
 
             OnViolation(request.LineNumber, $"unknown method '{request.Method}'");
@@ -61,7 +61,8 @@ public sealed partial class AcpBridge
         /// </summary>
         public void OnResponse(IncomingMessage response)
         {
-            foreach (var session in bridge._sessions.Values)
+            // Request ids repeat across agents (each numbers from 0): only this agent's sessions can own the answer.
+            foreach (var session in agent.Sessions.Values)
             {
                 lock (session.Lock)
                 {
@@ -90,9 +91,10 @@ public sealed partial class AcpBridge
                 return;
             }
 
-            if (!bridge._sessions.TryGetValue(update.SessionId, out var session))
+            if (!agent.Sessions.TryGetValue(update.SessionId, out var session) || !bridge._sessions.ContainsKey(session.Id))
             {
-                var what = bridge._retired.ContainsKey(update.SessionId) ? "a session that ended with its agent" : "a session that does not exist";
+                // An id of this agent's that was retired, or of an earlier agent's (the handle is the wire id then): dead either way.
+                var what = session is not null || bridge._retired.ContainsKey(update.SessionId) ? "a session that ended with its agent" : "a session that does not exist";
                 bridge.Events.Publish(new ProtocolViolation(bridge._time.GetUtcNow(), update.SessionId, notification.LineNumber, $"session/update for {what}: '{update.SessionId}'"));
                 return;
             }
