@@ -113,7 +113,10 @@ public sealed partial class AcpBridge
             }
         }
 
-        /// <summary>The agent's own tools: watched from their first report to completed/failed, activity = their updates.</summary>
+        /// <summary>
+        /// The agent's own tools: watched from their first report to completed/failed, activity = their updates. Once the
+        /// session's gate is closed, tools reported for the first time are not watched; known ones still count and end.
+        /// </summary>
         private void TrackAgentTool(Session session, SessionUpdateBody update)
         {
             if (update.SessionUpdate is not (SessionUpdateKinds.ToolCall or SessionUpdateKinds.ToolCallUpdate) || update.ToolCallId is not { } id)
@@ -131,8 +134,10 @@ public sealed partial class AcpBridge
                     session.AgentTools.Remove(id);
                 }
             }
-            else if (!finished)
+            else if (!finished && !session.Dispatch.Gate.IsClosed)
             {
+                // A session already stopped starts no new watch: its timer could only fire on a session that is over
+                // (hole 8). The turn's end, ack or escalation, is bounded by AckTimeout.
                 session.AgentTools[id] = bridge._watchdog.Start(session.Id, id, update.Title ?? update.Kind ?? "agent tool", cancelTool: null);
             }
         }
