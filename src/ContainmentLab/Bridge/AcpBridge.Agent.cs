@@ -119,7 +119,12 @@ public sealed partial class AcpBridge
         }
     }
 
-    /// <summary>The running agent, or a fresh one if it died (after a backoff, within the restart budget).</summary>
+    /// <summary>
+    /// The running agent, or a fresh one if it died (after a backoff, within the restart budget). The whole restart —
+    /// waiting for another caller's restart, the dead agent's clean-up, the backoff, the start — is bounded by
+    /// <see cref="BridgeOptions.RestartTimeout"/>: past it, a <see cref="TimeoutException"/> says which step hung. The
+    /// caller's own cancellation wins.
+    /// </summary>
     private async Task<Agent> EnsureAgentAsync(CancellationToken cancellationToken)
     {
         var agent = LiveAgentOrNull();
@@ -128,6 +133,21 @@ public sealed partial class AcpBridge
             return agent;
         }
 
+        var step = "waiting for another restart to finish";
+        using var deadline = new CancellationTokenSource(_options.RestartTimeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        try
+        {
+            return await RestartAsync(s => step = s, linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"restarting the agent did not finish within RestartTimeout {_options.RestartTimeout.TotalSeconds:0.###} s: it was {step}; no fresh agent runs");
+        }
+    }
+
+    private async Task<Agent> RestartAsync(Action<string> step, CancellationToken cancellationToken)
+    {
         await _restartLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -139,7 +159,8 @@ public sealed partial class AcpBridge
             var previous = _agent!;
 
             // The dead agent's clean-up (its sessions retired, its leftovers killed) finishes before a new one starts.
-            await previous.Watcher.ConfigureAwait(false);
+            step($"waiting for the dead agent's clean-up ({previous.ExitReason})");
+            await previous.Watcher.WaitAsync(cancellationToken).ConfigureAwait(false);
             var exit = previous.Exit?.Describe() ?? previous.ExitReason ?? "unknown";
             if (_restarts >= _options.Restart.Budget)
             {
@@ -153,7 +174,9 @@ public sealed partial class AcpBridge
             _restarts++;
             var backoff = _options.Restart.BackoffFor(_restarts);
             Events.Publish(new AgentRestarted(_time.GetUtcNow(), _restarts, _options.Restart.Budget, backoff, $"{exit}: {previous.ExitReason}"));
+            step("in the restart backoff");
             await Task.Delay(backoff, _time, cancellationToken).ConfigureAwait(false);
+            step("starting the fresh agent");
             await StartAsync(cancellationToken).ConfigureAwait(false);
             return LiveAgentOrNull() ?? throw new AgentExitedException("the restarted agent exited during start-up");
         }

@@ -120,6 +120,12 @@ public sealed partial class AcpBridge : IAsyncDisposable
             await StopAgentAsync(agent, "initialize timed out").ConfigureAwait(false);
             throw;
         }
+        catch (OperationCanceledException)
+        {
+            // An agent that was never initialized must not be taken for a running one by the next call.
+            await StopAgentAsync(agent, "initialize was cancelled").ConfigureAwait(false);
+            throw;
+        }
 
         if (response.Error is { } error)
         {
@@ -253,10 +259,10 @@ public sealed partial class AcpBridge : IAsyncDisposable
             await StopAgentAsync(agent, "the bridge was stopped").ConfigureAwait(false);
 
             // The watcher completes every turn and retires the sessions; let it finish before they are disposed.
-            await agent.Watcher.ConfigureAwait(false);
+            await WithinStopTimeoutAsync(agent.Watcher, "the agent's clean-up").ConfigureAwait(false);
         }
 
-        await _tools.DisposeAsync().ConfigureAwait(false);
+        await WithinStopTimeoutAsync(_tools.DisposeAsync().AsTask(), "disposing the host tools").ConfigureAwait(false);
 
         // Every tool is over: so is every watch, whichever path its tool took (no timer outlives the bridge).
         _watchdog.EndAll();
@@ -273,6 +279,19 @@ public sealed partial class AcpBridge : IAsyncDisposable
         }
 
         Audit.Dispose();
+    }
+
+    /// <summary>One step of DisposeAsync, bounded by <see cref="BridgeOptions.StopTimeout"/>: past it the step is logged and the teardown goes on.</summary>
+    private async Task WithinStopTimeoutAsync(Task step, string what)
+    {
+        try
+        {
+            await step.WaitAsync(_options.StopTimeout, _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            LogStopStepTimedOut(_logger, what, _options.StopTimeout.TotalSeconds);
+        }
     }
 
     /// <summary>A handle for the agent's session id: the id itself the first time, then <c>id#2</c>, <c>id#3</c>, ….</summary>
@@ -404,6 +423,9 @@ public sealed partial class AcpBridge : IAsyncDisposable
 
         Events.Publish(new TurnEnded(_time.GetUtcNow(), turn.Session.Id, outcome));
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Stopping the bridge: {What} did not finish within StopTimeout {Seconds} s; the teardown goes on without it")]
+    private static partial void LogStopStepTimedOut(ILogger logger, string what, double seconds);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "agent stderr: {Line}")]
     private static partial void LogAgentStderr(ILogger logger, string line);

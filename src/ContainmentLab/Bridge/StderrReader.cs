@@ -79,11 +79,16 @@ internal static class StderrReader
 
     private static void Emit(char[] line, ref int length, Action<string>? onLine)
     {
-        var text = new string(line, 0, length);
+        var count = length;
         length = 0;
+        if (onLine is null)
+        {
+            return;
+        }
+
         try
         {
-            onLine?.Invoke(text);
+            onLine(new string(line, 0, count));
         }
 #pragma warning disable CA1031 // A user callback must not kill the reader.
         catch (Exception)

@@ -1,0 +1,232 @@
+using System.Text.Json;
+using ContainmentLab.Bridge;
+using ContainmentLab.Dispatch;
+using ContainmentLab.Events;
+using ContainmentLab.Tests.Support;
+using Microsoft.Extensions.Time.Testing;
+
+namespace ContainmentLab.Tests.Bridge;
+
+/// <summary>
+/// "No await in the bridge is unbounded" (G3, hole 5), in virtual time: the waits that had no bound — the previous
+/// agent's clean-up and the restart lock in NewSessionAsync, a restart's start-up, DisposeAsync's wait for the agent's
+/// clean-up and for the host tools, an in-process agent that ignores its kill — each end at their bound with a typed
+/// outcome, never before it. NOTES-lifecycle.md lists every await of the bridge and the test of each.
+/// </summary>
+[TestFixture]
+[Category("G3")]
+[CancelAfter(30_000)]
+public sealed class BoundedAwaitTests
+{
+    private const string HangOnCancel = """
+        on_cancel: hang
+        prompts:
+          - steps:
+              - sleep: 1h
+        """;
+
+    private const string CrashInTurn = """
+        prompts:
+          - steps:
+              - crash: { exit_code: 3 }
+        """;
+
+    [Test]
+    public async Task NewSession_DeadAgentsCleanUpNeverEnds_BothCallersGetTimeoutAtRestartTimeout()
+    {
+        await using var lab = await InProcessBridge.StartAsync(HangOnCancel, o => Options(o, StuckTransport.Wrap(o)));
+        await EscalateAsync(lab);
+
+        // The escalation's kill does nothing: the agent is marked gone, but its watcher never finishes.
+        var first = lab.Bridge.NewSessionAsync();
+        var second = lab.Bridge.NewSessionAsync();
+        lab.Time.Advance(TimeSpan.FromSeconds(9.9));
+        for (var i = 0; i < 10; i++)
+        {
+            await Task.Yield();
+        }
+
+        Assert.That(first.IsCompleted || second.IsCompleted, Is.False, "not before RestartTimeout");
+        lab.Time.Advance(TimeSpan.FromSeconds(0.1));
+
+        var errors = new[] { Assert.ThrowsAsync<TimeoutException>(() => first.OrTimeout()), Assert.ThrowsAsync<TimeoutException>(() => second.OrTimeout()) };
+        Assert.That(errors.Select(e => e!.Message), Has.All.Contains("RestartTimeout 10 s"));
+        Assert.That(errors.Select(e => e!.Message), Has.One.Contains("waiting for the dead agent's clean-up").And.One.Contains("waiting for another restart"));
+        await DisposeAdvancingAsync(lab);
+    }
+
+    [Test]
+    public async Task Dispose_AgentsCleanUpNeverEnds_ReturnsAtStopTimeout()
+    {
+        await using var lab = await InProcessBridge.StartAsync(HangOnCancel, o => Options(o, StuckTransport.Wrap(o)));
+        await EscalateAsync(lab);
+        var start = lab.Time.GetUtcNow();
+
+        await DisposeAdvancingAsync(lab);
+
+        Assert.That(lab.Time.GetUtcNow() - start, Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(5)), "it waited for the watcher up to StopTimeout");
+    }
+
+    [Test]
+    public async Task Dispose_AHostToolsDisposalNeverEnds_ReturnsAtStopTimeout()
+    {
+        await using var lab = await InProcessBridge.StartAsync("prompts: []", o => new BridgeOptions
+        {
+            TimeProvider = o.TimeProvider,
+            SandboxRoot = o.SandboxRoot,
+            TransportFactory = o.TransportFactory,
+            StopTimeout = TimeSpan.FromSeconds(5),
+            Tools = (_, _, _) => new HostToolRegistry().Add(new NeverDisposed()),
+        });
+        var start = lab.Time.GetUtcNow();
+
+        await DisposeAdvancingAsync(lab);
+
+        Assert.That(lab.Time.GetUtcNow() - start, Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(5)));
+    }
+
+    [Test]
+    public async Task NewSession_FreshAgentNeverAnswersInitialize_TimeoutAtRestartTimeout_AndTheAgentIsStopped()
+    {
+        StreamTransport? silent = null;
+        var starts = 0;
+        await using var lab = await InProcessBridge.StartAsync(CrashInTurn, o => Options(o, () =>
+        {
+            if (Interlocked.Increment(ref starts) == 1)
+            {
+                return o.TransportFactory!();
+            }
+
+            // Reads everything, answers nothing, ends when its input does.
+            silent = new StreamTransport((input, _, ct) => input.CopyToAsync(Stream.Null, ct), "silent agent", o.TimeProvider);
+            return silent;
+        }, requestTimeout: TimeSpan.FromSeconds(30)));
+        var session = await lab.Bridge.NewSessionAsync();
+        Assert.That((await lab.Bridge.PromptAsync(session, "crash").OrTimeout()).End, Is.EqualTo(TurnEnd.AgentExited));
+        var start = lab.Time.GetUtcNow();
+
+        var creating = lab.Bridge.NewSessionAsync();
+        await Until.TrueAsync(() => { lab.Time.Advance(TimeSpan.FromMilliseconds(500)); return creating.IsCompleted; }, "NewSessionAsync ends");
+
+        var error = Assert.ThrowsAsync<TimeoutException>(() => creating);
+        Assert.That(error!.Message, Does.Contain("RestartTimeout 10 s").And.Contain("starting the fresh agent"));
+        Assert.That(lab.Time.GetUtcNow() - start, Is.LessThan(TimeSpan.FromSeconds(30)), "the restart's bound, not initialize's own 30 s");
+        Assert.That(silent, Is.Not.Null);
+        await silent!.Exited.OrTimeout();
+        await DisposeAdvancingAsync(lab);
+    }
+
+    [Test]
+    public async Task Start_CancelledDuringInitialize_StopsTheAgent()
+    {
+        var time = new FakeTimeProvider();
+        var silent = new StreamTransport((input, _, ct) => input.CopyToAsync(Stream.Null, ct), "silent agent", time);
+        var bridge = new AcpBridge(new BridgeOptions { TimeProvider = time, TransportFactory = () => silent, Restart = new RestartOptions { Budget = 0 } });
+        using var cancel = new CancellationTokenSource();
+
+        var starting = bridge.StartAsync(cancel.Token);
+        await cancel.CancelAsync();
+
+        Assert.CatchAsync<OperationCanceledException>(() => starting.OrTimeout(), "the caller's cancellation wins");
+        await silent.Exited.OrTimeout();
+        var refused = Assert.ThrowsAsync<AgentExitedException>(() => bridge.NewSessionAsync().OrTimeout());
+        Assert.That(refused!.Message, Does.Contain("initialize was cancelled"), "the uninitialized agent is not taken for a running one");
+        await bridge.DisposeAsync().AsTask().OrTimeout();
+    }
+
+    [Test]
+    public async Task StreamTransport_AgentIgnoresItsKill_DisposeAndExitWaitReturnAtTheKillGrace()
+    {
+        var time = new FakeTimeProvider();
+        var never = new TaskCompletionSource();
+        var transport = new StreamTransport((_, _, _) => never.Task, "deaf agent", time);
+
+        var exit = transport.ExitAfterOutputClosedAsync(time);
+        var disposing = transport.DisposeAsync().AsTask();
+        time.Advance(StreamTransport.KillGrace - TimeSpan.FromMilliseconds(1));
+        for (var i = 0; i < 10; i++)
+        {
+            await Task.Yield();
+        }
+
+        Assert.That(exit.IsCompleted || disposing.IsCompleted, Is.False, "not before the grace");
+        time.Advance(TimeSpan.FromMilliseconds(1));
+
+        Assert.That((await exit.OrTimeout()).Describe(), Is.EqualTo("no exit status"));
+        await disposing.OrTimeout();
+        never.SetResult();
+    }
+
+    private static BridgeOptions Options(BridgeOptions o, Func<IAgentTransport> transport, TimeSpan? requestTimeout = null) => new()
+    {
+        TimeProvider = o.TimeProvider,
+        SandboxRoot = o.SandboxRoot,
+        HttpClient = o.HttpClient,
+        WireTap = o.WireTap,
+        TransportFactory = transport,
+        AckTimeout = TimeSpan.FromSeconds(1),
+        RestartTimeout = TimeSpan.FromSeconds(10),
+        StopTimeout = TimeSpan.FromSeconds(5),
+        RequestTimeout = requestTimeout ?? o.RequestTimeout,
+        Restart = new RestartOptions { Budget = 3, InitialBackoff = TimeSpan.Zero },
+    };
+
+    /// <summary>Prompts, presses Stop, and lets AckTimeout pass: the turn ends Escalated and the agent is marked gone.</summary>
+    private static async Task EscalateAsync(InProcessBridge lab)
+    {
+        var session = await lab.Bridge.NewSessionAsync();
+        var turn = lab.Bridge.PromptAsync(session, "work");
+        await Until.TrueAsync(() => lab.Tap.SentLines >= 3, "prompt on the wire");
+        Assert.That(lab.Bridge.Interrupt(session), Is.True);
+        await Until.TrueAsync(() => { lab.Time.Advance(TimeSpan.FromMilliseconds(250)); return turn.IsCompleted; }, "the escalation");
+        Assert.That((await turn).End, Is.EqualTo(TurnEnd.Escalated));
+    }
+
+    private static async Task DisposeAdvancingAsync(InProcessBridge lab)
+    {
+        var disposing = lab.Bridge.DisposeAsync().AsTask();
+        await Until.TrueAsync(() => { lab.Time.Advance(TimeSpan.FromMilliseconds(500)); return disposing.IsCompleted; }, "DisposeAsync returns");
+        await disposing;
+    }
+
+    /// <summary>An agent that cannot be killed and whose end never comes: its kill does nothing and its exit never completes.</summary>
+    private sealed class StuckTransport(IAgentTransport inner) : IAgentTransport
+    {
+        private readonly TaskCompletionSource<AgentExit> _never = new();
+
+        public static Func<IAgentTransport> Wrap(BridgeOptions o) => () => new StuckTransport(o.TransportFactory!());
+
+        public Stream Output => inner.Output;
+
+        public Stream Input => inner.Input;
+
+        public int? ProcessId => null;
+
+        public string Description => "an unkillable in-process agent";
+
+        public string StderrTail => string.Empty;
+
+        public Task<AgentExit> Exited => _never.Task;
+
+        public Task<AgentExit> ExitAfterOutputClosedAsync(TimeProvider timeProvider) => _never.Task;
+
+        public void Kill()
+        {
+        }
+
+        public Task StopAsync(TimeSpan grace, TimeProvider timeProvider, CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+
+    private sealed class NeverDisposed : HostTool, IAsyncDisposable
+    {
+        public override string Name => "never.disposed";
+
+        public override ToolClass Classify(JsonElement arguments) => ToolClass.ReadOnly;
+
+        public override ValueTask<JsonElement> InvokeAsync(ToolInvocation call, CancellationToken cancellationToken) => ValueTask.FromResult(default(JsonElement));
+
+        public ValueTask DisposeAsync() => new(new TaskCompletionSource().Task);
+    }
+}
