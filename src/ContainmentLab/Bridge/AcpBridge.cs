@@ -237,7 +237,17 @@ public sealed partial class AcpBridge : IAsyncDisposable
         // The caller's cancellation is a Stop for this session; the turn still ends bounded, in the background.
         using (cancellationToken.Register(() => Interrupt(sessionId)))
         {
-            return await turn.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return await turn.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // The wait's own cancellation callback can resume us (and dispose the registration) before the Stop
+                // callback ran: press Stop here too. A second Interrupt of the session is a no-op.
+                Interrupt(sessionId);
+                throw;
+            }
         }
     }
 

@@ -41,11 +41,7 @@ public sealed class BoundedAwaitTests
         var first = lab.Bridge.NewSessionAsync();
         var second = lab.Bridge.NewSessionAsync();
         lab.Time.Advance(TimeSpan.FromSeconds(9.9));
-        for (var i = 0; i < 10; i++)
-        {
-            await Task.Yield();
-        }
-
+        await YieldAsync();
         Assert.That(first.IsCompleted || second.IsCompleted, Is.False, "not before RestartTimeout");
         lab.Time.Advance(TimeSpan.FromSeconds(0.1));
 
@@ -144,17 +140,107 @@ public sealed class BoundedAwaitTests
         var exit = transport.ExitAfterOutputClosedAsync(time);
         var disposing = transport.DisposeAsync().AsTask();
         time.Advance(StreamTransport.KillGrace - TimeSpan.FromMilliseconds(1));
-        for (var i = 0; i < 10; i++)
-        {
-            await Task.Yield();
-        }
-
+        await YieldAsync();
         Assert.That(exit.IsCompleted || disposing.IsCompleted, Is.False, "not before the grace");
         time.Advance(TimeSpan.FromMilliseconds(1));
 
         Assert.That((await exit.OrTimeout()).Describe(), Is.EqualTo("no exit status"));
         await disposing.OrTimeout();
         never.SetResult();
+    }
+
+    [Test]
+    public async Task Start_AgentNeverAnswersInitialize_TimeoutAtRequestTimeout_NotBefore()
+    {
+        var time = new FakeTimeProvider();
+        var silent = new StreamTransport((input, _, ct) => input.CopyToAsync(Stream.Null, ct), "silent agent", time);
+        var bridge = new AcpBridge(new BridgeOptions { TimeProvider = time, TransportFactory = () => silent, RequestTimeout = TimeSpan.FromSeconds(30) });
+
+        var starting = bridge.StartAsync();
+        time.Advance(TimeSpan.FromSeconds(30) - TimeSpan.FromMilliseconds(1));
+        await YieldAsync();
+        Assert.That(starting.IsCompleted, Is.False, "not before RequestTimeout");
+        time.Advance(TimeSpan.FromMilliseconds(1));
+
+        var error = Assert.ThrowsAsync<TimeoutException>(() => starting.OrTimeout());
+        Assert.That(error!.Message, Does.Contain("did not answer 'initialize' within 30 s"));
+        await silent.Exited.OrTimeout();
+        await bridge.DisposeAsync().AsTask().OrTimeout();
+    }
+
+    [Test]
+    public async Task NewSession_AgentNeverAnswersSessionNew_TimeoutAtRequestTimeout()
+    {
+        var time = new FakeTimeProvider();
+        var bridge = new AcpBridge(new BridgeOptions
+        {
+            TimeProvider = time,
+            TransportFactory = () => new StreamTransport(AnswersOnlyInitializeAsync, "agent that never answers session/new", time),
+            RequestTimeout = TimeSpan.FromSeconds(30),
+        });
+        await bridge.StartAsync().OrTimeout();
+
+        var creating = bridge.NewSessionAsync();
+        await YieldAsync();
+        time.Advance(TimeSpan.FromSeconds(30));
+
+        var error = Assert.ThrowsAsync<TimeoutException>(() => creating.OrTimeout());
+        Assert.That(error!.Message, Does.Contain("did not answer 'session/new' within 30 s"));
+        await DisposeAdvancingAsync(bridge, time);
+    }
+
+    [Test]
+    public async Task NewSession_AfterACrash_WaitsTheRestartBackoff_ThenStartsAFreshAgent()
+    {
+        await using var lab = await InProcessBridge.StartAsync(CrashInTurn, o => new BridgeOptions
+        {
+            TimeProvider = o.TimeProvider,
+            SandboxRoot = o.SandboxRoot,
+            TransportFactory = o.TransportFactory,
+            Restart = new RestartOptions { Budget = 1, InitialBackoff = TimeSpan.FromSeconds(2) },
+        });
+        Assert.That((await lab.Bridge.PromptAsync(await lab.Bridge.NewSessionAsync(), "crash").OrTimeout()).End, Is.EqualTo(TurnEnd.AgentExited));
+
+        var creating = lab.Bridge.NewSessionAsync();
+        await Until.TrueAsync(() => lab.Of<AgentRestarted>().Count == 1, "the restart began");
+        lab.Time.Advance(TimeSpan.FromSeconds(2) - TimeSpan.FromMilliseconds(1));
+        await YieldAsync();
+        Assert.That(creating.IsCompleted, Is.False, "not before the backoff");
+        lab.Time.Advance(TimeSpan.FromMilliseconds(1));
+
+        Assert.That(await creating.OrTimeout(), Is.EqualTo("sess-1#2"));
+        Assert.That(lab.Of<AgentStarted>(), Has.Count.EqualTo(2));
+    }
+
+    [Test]
+    public async Task Prompt_CallersCancellation_ThrowsAndInterruptsTheSession()
+    {
+        await using var lab = await InProcessBridge.StartAsync(HangOnCancel);
+        var session = await lab.Bridge.NewSessionAsync();
+        using var cancel = new CancellationTokenSource();
+
+        var turn = lab.Bridge.PromptAsync(session, "work", cancel.Token);
+        await Until.TrueAsync(() => lab.Tap.SentLines >= 3, "prompt on the wire");
+        await cancel.CancelAsync();
+
+        Assert.CatchAsync<OperationCanceledException>(() => turn.OrTimeout(), "the caller's own cancellation is not a timeout");
+        Assert.That(lab.Of<CancelSent>().Select(c => c.SessionId), Is.EqualTo(new[] { session }), "the caller's cancellation is a Stop for the session");
+    }
+
+    [Test]
+    public async Task StreamTransport_Stop_AgentIgnoresEndOfInput_KilledAfterTheGrace()
+    {
+        var time = new FakeTimeProvider();
+        var transport = new StreamTransport((_, _, ct) => Task.Delay(Timeout.Infinite, ct), "agent that never reads", time);
+
+        var stopping = transport.StopAsync(TimeSpan.FromSeconds(2), time);
+        await YieldAsync();
+        Assert.That(stopping.IsCompleted, Is.False, "not before the grace");
+        time.Advance(TimeSpan.FromSeconds(2));
+
+        await stopping.OrTimeout();
+        Assert.That((await transport.Exited.OrTimeout()).ExitCode, Is.EqualTo(137), "killed: its token was cancelled");
+        await transport.DisposeAsync();
     }
 
     private static BridgeOptions Options(BridgeOptions o, Func<IAgentTransport> transport, TimeSpan? requestTimeout = null) => new()
@@ -182,11 +268,36 @@ public sealed class BoundedAwaitTests
         Assert.That((await turn).End, Is.EqualTo(TurnEnd.Escalated));
     }
 
-    private static async Task DisposeAdvancingAsync(InProcessBridge lab)
+    private static Task DisposeAdvancingAsync(InProcessBridge lab) => DisposeAdvancingAsync(lab.Bridge, lab.Time);
+
+    private static async Task DisposeAdvancingAsync(AcpBridge bridge, FakeTimeProvider time)
     {
-        var disposing = lab.Bridge.DisposeAsync().AsTask();
-        await Until.TrueAsync(() => { lab.Time.Advance(TimeSpan.FromMilliseconds(500)); return disposing.IsCompleted; }, "DisposeAsync returns");
+        var disposing = bridge.DisposeAsync().AsTask();
+        await Until.TrueAsync(() => { time.Advance(TimeSpan.FromMilliseconds(500)); return disposing.IsCompleted; }, "DisposeAsync returns");
         await disposing;
+    }
+
+    private static async Task YieldAsync()
+    {
+        for (var i = 0; i < 10; i++)
+        {
+            await Task.Yield();
+        }
+    }
+
+    /// <summary>An in-process agent that answers <c>initialize</c> and nothing else.</summary>
+    private static async Task AnswersOnlyInitializeAsync(Stream input, Stream output, CancellationToken cancellationToken)
+    {
+        using var reader = new StreamReader(input);
+        while (await reader.ReadLineAsync(cancellationToken) is { } line)
+        {
+            if (line.Contains("\"method\":\"initialize\"", StringComparison.Ordinal))
+            {
+                var answer = "{\"jsonrpc\":\"2.0\",\"id\":0,\"result\":{\"protocolVersion\":1,\"agentCapabilities\":{},\"authMethods\":[]}}\n"u8.ToArray();
+                await output.WriteAsync(answer, cancellationToken);
+                await output.FlushAsync(cancellationToken);
+            }
+        }
     }
 
     /// <summary>An agent that cannot be killed and whose end never comes: its kill does nothing and its exit never completes.</summary>
