@@ -61,10 +61,22 @@ public sealed partial class AcpBridge
 
         // The dead agent's connection and process go with it (its writer loop, stall timer and handles), each bounded:
         // a restart waits for this, so that nothing of the old agent is still running beside the new one.
-        await stopping.ConfigureAwait(false);
-        await agent.Connection.DisposeAsync().ConfigureAwait(false);
-        await agent.Transport.DisposeAsync().ConfigureAwait(false);
+        try
+        {
+            await stopping.ConfigureAwait(false);
+            await agent.Connection.DisposeAsync().ConfigureAwait(false);
+            await agent.Transport.DisposeAsync().ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Everything that waited on the agent is complete already; a failing disposal is logged, never a faulted watcher.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            LogAgentDisposalFailed(_logger, ex);
+        }
     }
+
+    [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Warning, Message = "Disposing the dead agent's connection or process failed")]
+    private static partial void LogAgentDisposalFailed(Microsoft.Extensions.Logging.ILogger logger, Exception exception);
 
     /// <summary>How the agent ended; a transport whose exit task failed reports no status rather than kill the watcher.</summary>
     private static async Task<AgentExit> ExitOf(Task<AgentExit> exit, Agent agent)

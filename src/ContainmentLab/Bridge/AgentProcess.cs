@@ -114,9 +114,9 @@ public sealed class AgentProcess : IAgentTransport
         {
             _process.Kill(entireProcessTree: true);
         }
-        catch (InvalidOperationException)
+        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
         {
-            // Already exited.
+            // Already exited (or disposed, with it).
         }
         catch (Win32Exception)
         {
@@ -137,8 +137,9 @@ public sealed class AgentProcess : IAgentTransport
         {
             _process.StandardInput.Close();
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
         {
+            // Gone already (the bridge's watcher may have disposed a dead agent meanwhile).
         }
 
         if (await ExitedWithinAsync(grace, timeProvider, cancellationToken).ConfigureAwait(false))
@@ -146,8 +147,12 @@ public sealed class AgentProcess : IAgentTransport
             return;
         }
 
-        // 2. SIGTERM, then 3. kill the whole tree.
-        NativeSignals.Send(_process.Id, NativeSignals.SigTerm);
+        // 2. SIGTERM, then 3. kill the whole tree. The pid kept at start: the Process may be disposed by now.
+        if (!Exited.IsCompleted)
+        {
+            NativeSignals.Send(ProcessId!.Value, NativeSignals.SigTerm);
+        }
+
         if (await ExitedWithinAsync(grace, timeProvider, cancellationToken).ConfigureAwait(false))
         {
             return;

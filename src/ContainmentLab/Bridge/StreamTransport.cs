@@ -16,6 +16,7 @@ public sealed class StreamTransport : IAgentTransport
     private readonly Pipe _fromAgent = new();
     private readonly CancellationTokenSource _kill = new();
     private int _killed;
+    private Lazy<Task>? _disposal;
 
     /// <param name="runAgent">Runs the agent: reads its input from the first stream, writes to the second; ends on end of input or the token.</param>
     /// <param name="description">How the agent is named in events.</param>
@@ -79,16 +80,22 @@ public sealed class StreamTransport : IAgentTransport
         }
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Kills the agent and waits (bounded) for its run to return. Safe to call more than once, from several threads.</summary>
+    public ValueTask DisposeAsync()
+    {
+        // The bridge disposes a dead agent's transport from its watcher while its own stop may dispose it too: both
+        // share one disposal.
+        var disposal = new Lazy<Task>(DisposeOnceAsync, LazyThreadSafetyMode.ExecutionAndPublication);
+        return new ValueTask((Interlocked.CompareExchange(ref _disposal, disposal, null) ?? disposal).Value);
+    }
+
+    private async Task DisposeOnceAsync()
     {
         Kill();
-        if (await ExitedWithinAsync(KillGrace, _time).ConfigureAwait(false) is null)
-        {
-            // It ignores its kill token and runs on: its token source stays, so its later Cancel checks do not throw.
-            return;
-        }
 
-        _kill.Dispose();
+        // The kill token's source is not disposed: a Kill on another thread may still be cancelling it (Dispose is not
+        // safe beside Cancel), and an agent that ignores it may still read it. It holds nothing but memory.
+        await ExitedWithinAsync(KillGrace, _time).ConfigureAwait(false);
     }
 
     /// <summary>How the agent ended, or null when it had not ended within <paramref name="timeout"/>.</summary>

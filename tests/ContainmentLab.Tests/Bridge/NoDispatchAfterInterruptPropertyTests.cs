@@ -36,7 +36,7 @@ public sealed class NoDispatchAfterInterruptPropertyTests
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                throw new AssertionException($"G1 trial failed; re-run with CONTAINMENTLAB_G1_SEED={seed}: {ex.Message}", ex);
+                throw new AssertionException($"G1 trial failed; re-run with CONTAINMENTLAB_G1_SEED={seed}: {ex}", ex);
             }
         }
 
