@@ -351,13 +351,10 @@ internal sealed partial class Connection : IAsyncDisposable
 
                     // Every write must make progress within the stall timeout, or the agent is wedged (G6). Once bytes are
                     // queued for the pipe, only the connection's own stop may abort the write.
-                    _stallTimer.Change(_writeStallTimeout, Timeout.InfiniteTimeSpan);
-                    await stream.WriteAsync(line, _stop.Token).ConfigureAwait(false);
+                    await WithinStallTimeoutAsync(stream.WriteAsync(line, _stop.Token)).ConfigureAwait(false);
                 }
 
-                _stallTimer.Change(_writeStallTimeout, Timeout.InfiniteTimeSpan);
-                await stream.FlushAsync(_stop.Token).ConfigureAwait(false);
-                _stallTimer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                await WithinStallTimeoutAsync(new ValueTask(stream.FlushAsync(_stop.Token))).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
@@ -367,6 +364,30 @@ internal sealed partial class Connection : IAsyncDisposable
         {
             // The agent's stdin is gone (it exited): the reader loop sees the end of its output.
             LogWriteFailed(_logger, ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// Awaits one write or flush under the stall timer. The timer is armed only when the operation waits: one that
+    /// completed at once made progress by definition, and an armed timer around it could only misfire (a fake clock
+    /// that jumps while the writer thread is between the write and the disarm took instant writes for stalls).
+    /// </summary>
+    private async ValueTask WithinStallTimeoutAsync(ValueTask operation)
+    {
+        if (operation.IsCompleted)
+        {
+            await operation.ConfigureAwait(false);
+            return;
+        }
+
+        _stallTimer.Change(_writeStallTimeout, Timeout.InfiniteTimeSpan);
+        try
+        {
+            await operation.ConfigureAwait(false);
+        }
+        finally
+        {
+            _stallTimer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         }
     }
 

@@ -16,7 +16,7 @@ public sealed class StreamTransport : IAgentTransport
     private readonly Pipe _fromAgent = new();
     private readonly CancellationTokenSource _kill = new();
     private int _killed;
-    private Lazy<Task>? _disposal;
+    private TaskCompletionSource? _disposal;
 
     /// <param name="runAgent">Runs the agent: reads its input from the first stream, writes to the second; ends on end of input or the token.</param>
     /// <param name="description">How the agent is named in events.</param>
@@ -81,21 +81,29 @@ public sealed class StreamTransport : IAgentTransport
     }
 
     /// <summary>Kills the agent and waits (bounded) for its run to return. Safe to call more than once, from several threads.</summary>
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
-        // The bridge disposes a dead agent's transport from its watcher while its own stop may dispose it too: both
-        // share one disposal.
-        var disposal = new Lazy<Task>(DisposeOnceAsync, LazyThreadSafetyMode.ExecutionAndPublication);
-        return new ValueTask((Interlocked.CompareExchange(ref _disposal, disposal, null) ?? disposal).Value);
-    }
+        // The bridge disposes a dead agent's transport from its watcher while its own stop may dispose it too: the first
+        // call does it, the others wait for it (asynchronously: one may run inline inside the first one's Kill).
+        var mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (Interlocked.CompareExchange(ref _disposal, mine, null) is { } first)
+        {
+            await first.Task.ConfigureAwait(false);
+            return;
+        }
 
-    private async Task DisposeOnceAsync()
-    {
-        Kill();
+        try
+        {
+            Kill();
 
-        // The kill token's source is not disposed: a Kill on another thread may still be cancelling it (Dispose is not
-        // safe beside Cancel), and an agent that ignores it may still read it. It holds nothing but memory.
-        await ExitedWithinAsync(KillGrace, _time).ConfigureAwait(false);
+            // The kill token's source is not disposed: a Kill on another thread may still be cancelling it (Dispose is
+            // not safe beside Cancel), and an agent that ignores it may still read it. It holds nothing but memory.
+            await ExitedWithinAsync(KillGrace, _time).ConfigureAwait(false);
+        }
+        finally
+        {
+            mine.SetResult();
+        }
     }
 
     /// <summary>How the agent ended, or null when it had not ended within <paramref name="timeout"/>.</summary>

@@ -26,8 +26,69 @@ public sealed class AgentExitWatchTests
     [TearDown]
     public void DeleteRuntime() => _runtime.Delete(recursive: true);
 
-    private AcpBridge Create(ShellAgent agent, ConcurrentQueue<ContainmentEvent> events)
+    [Test]
+    [CancelAfter(60_000)]
+    public Task AgentExitsWhileItsChildHoldsStdout_TurnEndsAgentExited_AndTheChildIsKilled() => RunAsync("die", 0, async (lab, outcome) =>
     {
+        // End of file never comes (the child holds the pipe): only the process's own exit can have ended this turn.
+        AssertAgentExited(lab, outcome);
+        Assert.That(outcome.Reason, Does.Contain("exit code 3"));
+        var exited = await lab.AgentExitedAsync();
+        Assert.That(exited.StderrTail, Does.Contain("exiting 3 with a child holding stdout"), "stderr written before the exit is in the tail");
+
+        // G9: the line it wrote just before it died was read and handled.
+        Assert.That(lab.Events.OfType<ProtocolViolation>().Select(v => v.Reason), Has.One.Contains("containmentlab/last-words"));
+        await lab.AssertChildKilledAsync();
+    });
+
+    [Test]
+    [CancelAfter(60_000)]
+    public Task AgentAnswersThenExits_WhileItsChildHoldsStdout_TheAnswerIsTaken_ThenAgentExited() => RunAsync("answer-then-die", 0, async (lab, outcome) =>
+    {
+        // Its last line (the answer) was written before it died: read, not lost to the death.
+        Assert.That(outcome.End, Is.EqualTo(TurnEnd.Completed), () => $"{outcome}; stderr: {lab.Bridge.AgentStderrTail}");
+        Assert.That(outcome.StopReason, Is.EqualTo(StopReasons.EndTurn));
+        Assert.That((await lab.AgentExitedAsync()).ExitCode, Is.EqualTo(3), "AgentExited although end of file never comes");
+        await lab.AssertChildKilledAsync();
+    });
+
+    [Test]
+    [CancelAfter(90_000)]
+    public Task AgentFloodsThenExits_WhileItsChildHoldsStdout_EveryLineItWroteIsRead()
+    {
+        const int Lines = 5_000; // ~300 KB: more than the pipe holds, so the last of them are still in it at the exit
+        return RunAsync("flood-then-die", Lines, async (lab, outcome) =>
+        {
+            AssertAgentExited(lab, outcome);
+            var seen = lab.Events.OfType<ProtocolViolation>().Count(v => v.Reason.Contains("containmentlab/line-", StringComparison.Ordinal));
+            Assert.That(seen, Is.EqualTo(Lines), "every line the agent wrote before it died was read and handled (G9)");
+            await lab.AssertChildKilledAsync();
+        });
+    }
+
+    /// <summary>
+    /// Reading ends when the pipe is first seen empty after the exit, or at the drain bound if it never is
+    /// (<see cref="ExitDrainTimeoutTests"/>): either way the turn ends, and the writer is killed.
+    /// </summary>
+    [Test]
+    [CancelAfter(60_000)]
+    public Task AgentExits_ItsChildKeepsWritingToStdout_TurnEndsAgentExited_AndTheChildIsKilled() => RunAsync("descendant-floods", 0, async (lab, outcome) =>
+    {
+        AssertAgentExited(lab, outcome);
+        await lab.AssertChildKilledAsync();
+    });
+
+    private static void AssertAgentExited(Lab lab, TurnOutcome outcome)
+    {
+        Assert.That(outcome.End, Is.EqualTo(TurnEnd.AgentExited), () => $"{outcome}; stderr: {lab.Bridge.AgentStderrTail}");
+        Assert.That(outcome.Exit!.ExitCode, Is.EqualTo(3));
+    }
+
+    /// <summary>Starts the sh agent in <paramref name="mode"/> under a bridge with leases on, prompts once, and checks the outcome; the agent and its child are gone afterwards.</summary>
+    private async Task RunAsync(string mode, int count, Func<Lab, TurnOutcome, Task> check)
+    {
+        using var agent = new ShellAgent(mode, count);
+        var events = new ConcurrentQueue<ContainmentEvent>();
         var bridge = new AcpBridge(new BridgeOptions
         {
             Command = agent.Command,
@@ -38,143 +99,43 @@ public sealed class AgentExitWatchTests
             Restart = new RestartOptions { Budget = 0 },
         });
         bridge.Events.Subscribe(events.Enqueue);
-        return bridge;
-    }
-
-    [Test]
-    [CancelAfter(60_000)]
-    public async Task AgentExitsWhileItsChildHoldsStdout_TurnEndsAgentExited_AndTheChildIsKilled()
-    {
-        using var agent = new ShellAgent("die");
-        var events = new ConcurrentQueue<ContainmentEvent>();
-        var bridge = Create(agent, events);
         int? agentPid = null;
         try
         {
             await bridge.StartAsync();
             agentPid = bridge.AgentProcessId;
             var session = await bridge.NewSessionAsync();
-
-            // End of file never comes (the child holds the pipe): only the process's own exit can end this turn.
-            var outcome = await bridge.PromptAsync(session, "die").OrTimeout(20);
-
-            Assert.That(outcome.End, Is.EqualTo(TurnEnd.AgentExited), () => $"{outcome}; stderr: {bridge.AgentStderrTail}");
-            Assert.That(outcome.Exit!.ExitCode, Is.EqualTo(3));
-            Assert.That(outcome.Reason, Does.Contain("exit code 3"));
-            await Until.TrueAsync(() => events.OfType<AgentExited>().Any(), "AgentExited");
-            var exited = events.OfType<AgentExited>().Single();
-            Assert.That(exited.ExitCode, Is.EqualTo(3));
-            Assert.That(exited.StderrTail, Does.Contain("exiting 3 with a child holding stdout"), "stderr written before the exit is in the tail");
-
-            // G9: the line it wrote just before it died was read and handled.
-            Assert.That(events.OfType<ProtocolViolation>().Select(v => v.Reason), Has.One.Contains("containmentlab/last-words"));
-
-            var child = agent.ChildPid ?? throw new AssertionException("the agent wrote no child pid");
-            await Until.TrueAsync(() => !ChildAgent.IsAlive(child), $"the child {child} that held the agent's stdout is killed", 10_000);
+            var outcome = await bridge.PromptAsync(session, mode).OrTimeout(60);
+            await check(new Lab(bridge, events, agent), outcome);
         }
         finally
         {
             await bridge.DisposeAsync();
-            await AssertGoneAsync(agentPid, agent.ChildPid);
-        }
-    }
-
-    [Test]
-    [CancelAfter(60_000)]
-    public async Task AgentAnswersThenExits_WhileItsChildHoldsStdout_TheAnswerIsTaken_ThenAgentExited()
-    {
-        using var agent = new ShellAgent("answer-then-die");
-        var events = new ConcurrentQueue<ContainmentEvent>();
-        var bridge = Create(agent, events);
-        int? agentPid = null;
-        try
-        {
-            await bridge.StartAsync();
-            agentPid = bridge.AgentProcessId;
-            var session = await bridge.NewSessionAsync();
-
-            var outcome = await bridge.PromptAsync(session, "answer").OrTimeout(20);
-
-            // Its last line (the answer) was written before it died: read, not lost to the death.
-            Assert.That(outcome.End, Is.EqualTo(TurnEnd.Completed), () => $"{outcome}; stderr: {bridge.AgentStderrTail}");
-            Assert.That(outcome.StopReason, Is.EqualTo(StopReasons.EndTurn));
-            await Until.TrueAsync(() => events.OfType<AgentExited>().Any(), "AgentExited although end of file never comes", 20_000);
-            Assert.That(events.OfType<AgentExited>().Single().ExitCode, Is.EqualTo(3));
-        }
-        finally
-        {
-            await bridge.DisposeAsync();
-            await AssertGoneAsync(agentPid, agent.ChildPid);
-        }
-    }
-
-    [Test]
-    [CancelAfter(90_000)]
-    public async Task AgentFloodsThenExits_WhileItsChildHoldsStdout_EveryLineItWroteIsRead()
-    {
-        const int Lines = 5_000; // ~300 KB: more than the pipe holds, so the last of them are still in it at the exit
-        using var agent = new ShellAgent("flood-then-die", Lines);
-        var events = new ConcurrentQueue<ContainmentEvent>();
-        var bridge = Create(agent, events);
-        int? agentPid = null;
-        try
-        {
-            await bridge.StartAsync();
-            agentPid = bridge.AgentProcessId;
-            var session = await bridge.NewSessionAsync();
-
-            var outcome = await bridge.PromptAsync(session, "flood").OrTimeout(60);
-
-            Assert.That(outcome.End, Is.EqualTo(TurnEnd.AgentExited), () => $"{outcome}; stderr: {bridge.AgentStderrTail}");
-            Assert.That(outcome.Exit!.ExitCode, Is.EqualTo(3));
-            var seen = events.OfType<ProtocolViolation>().Count(v => v.Reason.Contains("containmentlab/line-", StringComparison.Ordinal));
-            Assert.That(seen, Is.EqualTo(Lines), "every line the agent wrote before it died was read and handled (G9)");
-        }
-        finally
-        {
-            await bridge.DisposeAsync();
-            await AssertGoneAsync(agentPid, agent.ChildPid);
-        }
-    }
-
-    [Test]
-    [CancelAfter(60_000)]
-    public async Task AgentExits_ItsChildKeepsWritingToStdout_TurnEndsAgentExited_AndTheChildIsKilled()
-    {
-        using var agent = new ShellAgent("descendant-floods");
-        var events = new ConcurrentQueue<ContainmentEvent>();
-        var bridge = Create(agent, events);
-        int? agentPid = null;
-        try
-        {
-            await bridge.StartAsync();
-            agentPid = bridge.AgentProcessId;
-            var session = await bridge.NewSessionAsync();
-
-            // Reading ends when the pipe is first seen empty after the exit, or at the drain bound if it never is
-            // (ExitDrainTimeoutTests): either way the turn ends, and the writer is killed.
-            var outcome = await bridge.PromptAsync(session, "flood").OrTimeout(20);
-
-            Assert.That(outcome.End, Is.EqualTo(TurnEnd.AgentExited), () => $"{outcome}; stderr: {bridge.AgentStderrTail}");
-            Assert.That(outcome.Exit!.ExitCode, Is.EqualTo(3));
-            var child = agent.ChildPid ?? throw new AssertionException("the agent wrote no child pid");
-            await Until.TrueAsync(() => !ChildAgent.IsAlive(child), $"the writing child {child} is killed", 10_000);
-        }
-        finally
-        {
-            await bridge.DisposeAsync();
-            await AssertGoneAsync(agentPid, agent.ChildPid);
-        }
-    }
-
-    private static async Task AssertGoneAsync(params int?[] pids)
-    {
-        foreach (var pid in pids)
-        {
-            if (pid is { } p)
+            foreach (var pid in new[] { agentPid, agent.ChildPid })
             {
-                await ChildAgent.AssertGoneAsync(p);
+                if (pid is { } p)
+                {
+                    await ChildAgent.AssertGoneAsync(p);
+                }
             }
+        }
+    }
+
+    private sealed record Lab(AcpBridge Bridge, ConcurrentQueue<ContainmentEvent> Events, ShellAgent Agent)
+    {
+        public async Task<AgentExited> AgentExitedAsync()
+        {
+            await Until.TrueAsync(() => Events.OfType<AgentExited>().Any(), "AgentExited", 20_000);
+            var exited = Events.OfType<AgentExited>().Single();
+            Assert.That(exited.ExitCode, Is.EqualTo(3));
+            return exited;
+        }
+
+        /// <summary>The OS says the child that held the agent's stdio is gone.</summary>
+        public async Task AssertChildKilledAsync()
+        {
+            var child = Agent.ChildPid ?? throw new AssertionException("the agent wrote no child pid");
+            await Until.TrueAsync(() => !ChildAgent.IsAlive(child), $"the child {child} that held the agent's stdio is killed", 10_000);
         }
     }
 }

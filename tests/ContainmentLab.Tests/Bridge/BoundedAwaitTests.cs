@@ -34,39 +34,58 @@ public sealed class BoundedAwaitTests
     [Test]
     public async Task NewSession_DeadAgentsCleanUpNeverEnds_BothCallersGetTimeoutAtRestartTimeout()
     {
-        await using var lab = await InProcessBridge.StartAsync(HangOnCancel, o => Options(o, StuckTransport.Wrap(o)));
-        await EscalateAsync(lab);
+        var lab = await InProcessBridge.StartAsync(HangOnCancel, o => Options(o, StuckTransport.Wrap(o)));
+        try
+        {
+            await EscalateAsync(lab);
 
-        // The escalation's kill does nothing: the agent is marked gone, but its watcher never finishes.
-        var first = lab.Bridge.NewSessionAsync();
-        var second = lab.Bridge.NewSessionAsync();
-        lab.Time.Advance(TimeSpan.FromSeconds(9.9));
-        await YieldAsync();
-        Assert.That(first.IsCompleted || second.IsCompleted, Is.False, "not before RestartTimeout");
-        lab.Time.Advance(TimeSpan.FromSeconds(0.1));
+            // The escalation's kill does nothing: the agent is marked gone, but its watcher never finishes.
+            var first = lab.Bridge.NewSessionAsync();
+            var second = lab.Bridge.NewSessionAsync();
+            lab.Time.Advance(TimeSpan.FromSeconds(9.9));
+            await YieldAsync();
+            Assert.That(first.IsCompleted || second.IsCompleted, Is.False, "not before RestartTimeout");
+            lab.Time.Advance(TimeSpan.FromSeconds(0.1));
 
-        var errors = new[] { Assert.ThrowsAsync<TimeoutException>(() => first.OrTimeout()), Assert.ThrowsAsync<TimeoutException>(() => second.OrTimeout()) };
-        Assert.That(errors.Select(e => e!.Message), Has.All.Contains("RestartTimeout 10 s"));
-        Assert.That(errors.Select(e => e!.Message), Has.One.Contains("waiting for the dead agent's clean-up").And.One.Contains("waiting for another restart"));
-        await DisposeAdvancingAsync(lab);
+            // Both deadlines pass at once; whichever fires first frees the lock, so the other caller may have been waiting
+            // for the lock or, briefly, for the clean-up itself: its message names the step it was in.
+            var errors = new[] { Assert.ThrowsAsync<TimeoutException>(() => first.OrTimeout()), Assert.ThrowsAsync<TimeoutException>(() => second.OrTimeout()) };
+            Assert.That(errors.Select(e => e!.Message), Has.All.Contains("RestartTimeout 10 s"));
+            Assert.That(errors.All(e => e!.Message.Contains("waiting for the dead agent's clean-up", StringComparison.Ordinal) || e.Message.Contains("waiting for another restart", StringComparison.Ordinal)), Is.True, () => string.Join("\n", errors.Select(e => e!.Message)));
+            Assert.That(errors.Select(e => e!.Message), Has.Some.Contains("waiting for the dead agent's clean-up"));
+        }
+        finally
+        {
+            // On the fake clock the stuck watcher holds DisposeAsync until StopTimeout passes: advance it, pass or fail.
+            await DisposeAdvancingAsync(lab);
+            await lab.DisposeAsync();
+        }
     }
 
     [Test]
     public async Task Dispose_AgentsCleanUpNeverEnds_ReturnsAtStopTimeout()
     {
-        await using var lab = await InProcessBridge.StartAsync(HangOnCancel, o => Options(o, StuckTransport.Wrap(o)));
-        await EscalateAsync(lab);
-        var start = lab.Time.GetUtcNow();
+        var lab = await InProcessBridge.StartAsync(HangOnCancel, o => Options(o, StuckTransport.Wrap(o)));
+        try
+        {
+            await EscalateAsync(lab);
+            var start = lab.Time.GetUtcNow();
 
-        await DisposeAdvancingAsync(lab);
+            await DisposeAdvancingAsync(lab);
 
-        Assert.That(lab.Time.GetUtcNow() - start, Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(5)), "it waited for the watcher up to StopTimeout");
+            Assert.That(lab.Time.GetUtcNow() - start, Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(5)), "it waited for the watcher up to StopTimeout");
+        }
+        finally
+        {
+            await DisposeAdvancingAsync(lab);
+            await lab.DisposeAsync();
+        }
     }
 
     [Test]
     public async Task Dispose_AHostToolsDisposalNeverEnds_ReturnsAtStopTimeout()
     {
-        await using var lab = await InProcessBridge.StartAsync("prompts: []", o => new BridgeOptions
+        var lab = await InProcessBridge.StartAsync("prompts: []", o => new BridgeOptions
         {
             TimeProvider = o.TimeProvider,
             SandboxRoot = o.SandboxRoot,
@@ -79,6 +98,7 @@ public sealed class BoundedAwaitTests
         await DisposeAdvancingAsync(lab);
 
         Assert.That(lab.Time.GetUtcNow() - start, Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(5)));
+        await lab.DisposeAsync();
     }
 
     [Test]
@@ -159,7 +179,7 @@ public sealed class BoundedAwaitTests
         var starting = bridge.StartAsync();
         time.Advance(TimeSpan.FromSeconds(30) - TimeSpan.FromMilliseconds(1));
         await YieldAsync();
-        Assert.That(starting.IsCompleted, Is.False, "not before RequestTimeout");
+        Assert.That(starting.IsCompleted, Is.False, () => $"not before RequestTimeout: {starting.Exception}");
         time.Advance(TimeSpan.FromMilliseconds(1));
 
         var error = Assert.ThrowsAsync<TimeoutException>(() => starting.OrTimeout());
