@@ -22,7 +22,7 @@ public sealed partial class AcpBridge
         {
             bridge.Events.Publish(new AgentWedged(bridge._time.GetUtcNow(), stalled, queuedLines));
             agent.MarkExiting($"wedged: a write to its stdin made no progress for {stalled.TotalSeconds:0.###} s");
-            foreach (var session in bridge._sessions.Values)
+            foreach (var session in agent.Sessions.Values)
             {
                 bridge.InterruptSession(session, "agent wedged");
             }
@@ -32,9 +32,9 @@ public sealed partial class AcpBridge
 
         public ValueTask<byte[]> OnRequestAsync(IncomingMessage request)
         {
-            if (bridge._dispatcher.Handles(request.Method!))
+            if (agent.Dispatcher.Handles(request.Method!))
             {
-                return bridge._dispatcher.HandleAsync(request, _send ??= agent.Connection.Enqueue);
+                return agent.Dispatcher.HandleAsync(request, _send ??= agent.Connection.Enqueue);
             }
 
             OnViolation(request.LineNumber, $"unknown method '{request.Method}'");
@@ -66,7 +66,8 @@ public sealed partial class AcpBridge
         /// </summary>
         public void OnResponse(IncomingMessage response)
         {
-            foreach (var session in bridge._sessions.Values)
+            // Request ids repeat across agents (each numbers from 0): only this agent's sessions can own the answer.
+            foreach (var session in agent.Sessions.Values)
             {
                 lock (session.Lock)
                 {
@@ -95,9 +96,10 @@ public sealed partial class AcpBridge
                 return;
             }
 
-            if (!bridge._sessions.TryGetValue(update.SessionId, out var session))
+            if (!agent.Sessions.TryGetValue(update.SessionId, out var session) || !bridge._sessions.ContainsKey(session.Id))
             {
-                var what = bridge._retired.ContainsKey(update.SessionId) ? "a session that ended with its agent" : "a session that does not exist";
+                // An id of this agent's that was retired, or of an earlier agent's (the handle is the wire id then): dead either way.
+                var what = session is not null || bridge._retired.ContainsKey(update.SessionId) ? "a session that ended with its agent" : "a session that does not exist";
                 bridge.Events.Publish(new ProtocolViolation(bridge._time.GetUtcNow(), update.SessionId, notification.LineNumber, $"session/update for {what}: '{update.SessionId}'"));
                 return;
             }
@@ -116,7 +118,10 @@ public sealed partial class AcpBridge
             }
         }
 
-        /// <summary>The agent's own tools: watched from their first report to completed/failed, activity = their updates.</summary>
+        /// <summary>
+        /// The agent's own tools: watched from their first report to completed/failed, activity = their updates. Once the
+        /// session's gate is closed, tools reported for the first time are not watched; known ones still count and end.
+        /// </summary>
         private void TrackAgentTool(Session session, SessionUpdateBody update)
         {
             if (update.SessionUpdate is not (SessionUpdateKinds.ToolCall or SessionUpdateKinds.ToolCallUpdate) || update.ToolCallId is not { } id)
@@ -134,8 +139,10 @@ public sealed partial class AcpBridge
                     session.AgentTools.Remove(id);
                 }
             }
-            else if (!finished)
+            else if (!finished && !session.Dispatch.Gate.IsClosed)
             {
+                // A session already stopped starts no new watch: its timer could only fire on a session that is over
+                // (hole 8). The turn's end, ack or escalation, is bounded by AckTimeout.
                 session.AgentTools[id] = bridge._watchdog.Start(session.Id, id, update.Title ?? update.Kind ?? "agent tool", cancelTool: null);
             }
         }

@@ -56,7 +56,7 @@ public sealed partial class AcpBridge
 
             // The turn is marked before session/cancel is queued: the agent's answer can come back at once, and must be
             // read as the ack of an interrupted turn.
-            queued = turn is not null && turn.MarkInterrupted(_time.GetTimestamp()) && _agent is { } agent && agent.Connection.Enqueue(session.CancelLine);
+            queued = turn is not null && turn.MarkInterrupted(_time.GetTimestamp()) && session.Agent.Connection.Enqueue(session.CancelLine);
         }
 
         session.Dispatch.CancelInFlight();
@@ -91,18 +91,16 @@ public sealed partial class AcpBridge
         // Kill first, then end the turn: a caller that sees Escalated (and, say, disposes the bridge) finds the kill
         // already sent, and the death it causes cannot end the turn first, because the escalation has claimed it.
         Events.Publish(new AckTimedOut(_time.GetUtcNow(), turn.Session.Id, _options.AckTimeout));
-        Escalate(turn.Session.Id, $"no ack within {_options.AckTimeout.TotalSeconds:0.###} s of session/cancel");
+        Escalate(turn.Session.Agent, turn.Session.Id, $"no ack within {_options.AckTimeout.TotalSeconds:0.###} s of session/cancel");
         EndTurn(turn, TurnEnd.Escalated, null, $"the agent did not acknowledge session/cancel within {_options.AckTimeout.TotalSeconds:0.###} s; it was killed", escalation: true);
     }
 
-    /// <summary>Forced stop of the agent: the ack did not come. Every other pending await completes as the agent dies.</summary>
-    private void Escalate(string? sessionId, string reason)
+    /// <summary>
+    /// Forced stop of the session's agent (never a later one): the ack did not come. Every other pending await completes as
+    /// the agent dies.
+    /// </summary>
+    private void Escalate(Agent agent, string? sessionId, string reason)
     {
-        if (_agent is not { } agent)
-        {
-            return;
-        }
-
         Events.Publish(new Escalated(_time.GetUtcNow(), sessionId, reason));
         agent.MarkExiting("escalated: " + reason);
         agent.Transport.Kill();

@@ -18,7 +18,6 @@ public sealed partial class AcpBridge : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, Session> _sessions = new(StringComparer.Ordinal);
-    private readonly Dispatcher _dispatcher;
     private readonly HttpClient _httpClient;
     private readonly bool _ownsHttpClient;
     private readonly Watchdog _watchdog;
@@ -27,6 +26,9 @@ public sealed partial class AcpBridge : IAsyncDisposable
     private Agent? _agent;
     private readonly ConcurrentDictionary<string, string> _retired = new(StringComparer.Ordinal);
     private readonly ConcurrentBag<Session> _retiredSessions = [];
+
+    /// <summary>Every session handle handed out in the bridge's lifetime (guarded by itself): handles are never reused.</summary>
+    private readonly HashSet<string> _handles = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _restartLock = new(1, 1);
     private int _restarts;
     private long _interruptAllEpoch;
@@ -58,13 +60,6 @@ public sealed partial class AcpBridge : IAsyncDisposable
                 InterruptSession(session, reason);
             }
         });
-        _dispatcher = new Dispatcher(
-            new DispatcherOptions { Policies = options.Policies, ConfirmAsync = options.ConfirmAsync, ConfirmTimeout = options.ConfirmTimeout, Watch = _watchdog },
-            _tools,
-            Audit,
-            Events,
-            _time,
-            id => _sessions.TryGetValue(id, out var s) ? s.Dispatch : null);
     }
 
     /// <summary>Every containment event, as a typed record.</summary>
@@ -107,6 +102,7 @@ public sealed partial class AcpBridge : IAsyncDisposable
                 : AgentProcess.Start(PrepareAgentCommand(_options.Command!, out cookie), line => LogAgentStderr(_logger, line));
         OnAgentProcessStarted(transport, cookie);
         var agent = new Agent(transport) { Cookie = cookie };
+        agent.Dispatcher = CreateDispatcher(agent);
         var connection = new Connection(transport, _options.Framing, new ConnectionHandler(this, agent), _options.WireTap, _logger, _time, _options.WriteStallTimeout);
         agent.Connection = connection;
         lock (_agentLock)
@@ -131,6 +127,12 @@ public sealed partial class AcpBridge : IAsyncDisposable
             await StopAgentAsync(agent, "initialize timed out").ConfigureAwait(false);
             throw;
         }
+        catch (OperationCanceledException)
+        {
+            // An agent that was never initialized must not be taken for a running one by the next call.
+            await StopAgentAsync(agent, "initialize was cancelled").ConfigureAwait(false);
+            throw;
+        }
 
         if (response.Error is { } error)
         {
@@ -142,31 +144,50 @@ public sealed partial class AcpBridge : IAsyncDisposable
         Events.Publish(new AgentStarted(_time.GetUtcNow(), transport.ProcessId, $"{transport.Description}, {initialized.AgentInfo?.Name ?? "unnamed agent"}"));
     }
 
-    /// <summary>Creates a session. A Stop-all pressed while it was being created leaves it created interrupted.</summary>
+    /// <summary>
+    /// Creates a session and returns its handle: the agent's session id, or, when a restarted agent hands out an id an
+    /// earlier agent used, that id with <c>#2</c>, <c>#3</c>, … appended (a handle is never reused in the bridge's
+    /// lifetime). A Stop-all pressed while it was being created — its agent's start-up included — leaves it created
+    /// interrupted.
+    /// </summary>
     public async Task<string> NewSessionAsync(string? cwd = null, CancellationToken cancellationToken = default)
     {
-        var agent = await EnsureAgentAsync(cancellationToken).ConfigureAwait(false);
+        // Read before the agent is (re)started: an InterruptAll during the start-up is seen (hole 6).
         var epoch = Interlocked.Read(ref _interruptAllEpoch);
+        var agent = await EnsureAgentAsync(cancellationToken).ConfigureAwait(false);
         var response = await CallAsync(agent, AcpMethods.SessionNew, new NewSessionRequest(cwd ?? Sandbox.Root, []), AcpJsonContext.Default.NewSessionRequest, cancellationToken).ConfigureAwait(false);
         if (response.Error is { } error)
         {
             throw new SessionStateException($"the agent rejected session/new ({error.Code}): {error.Message}");
         }
 
-        var id = response.ResultAs(AcpJsonContext.Default.NewSessionResponse).SessionId;
-        var session = new Session(id);
-        _retired.TryRemove(id, out _);
-        if (!_sessions.TryAdd(id, session))
+        var wireId = response.ResultAs(AcpJsonContext.Default.NewSessionResponse).SessionId;
+        if (agent.Sessions.ContainsKey(wireId))
+        {
+            Events.Publish(new ProtocolViolation(_time.GetUtcNow(), wireId, response.LineNumber, $"session/new answered with an id already in use: '{wireId}'"));
+            throw new SessionStateException($"the agent answered session/new with a session id already in use: '{wireId}'");
+        }
+
+        var session = new Session(AllocateHandle(wireId), wireId, agent);
+        if (!agent.Sessions.TryAdd(wireId, session))
         {
             session.Dispose();
-            Events.Publish(new ProtocolViolation(_time.GetUtcNow(), id, response.LineNumber, $"session/new answered with an id already in use: '{id}'"));
-            throw new SessionStateException($"the agent answered session/new with a session id already in use: '{id}'");
+            Events.Publish(new ProtocolViolation(_time.GetUtcNow(), wireId, response.LineNumber, $"session/new answered with an id already in use: '{wireId}'"));
+            throw new SessionStateException($"the agent answered session/new with a session id already in use: '{wireId}'");
+        }
+
+        _sessions[session.Id] = session;
+        if (agent.IsRetiring)
+        {
+            // The agent died while the answer was on its way, and its watcher may have retired its sessions without this one.
+            RetireSession(session, agent.RetiredWhy ?? "the agent exited", agent.Exit ?? new AgentExit(null, null, agent.Transport.StderrTail));
+            throw new AgentExitedException($"the agent exited as session '{session.Id}' was created: {agent.RetiredWhy}", agent.Exit?.ExitCode, agent.Exit?.Signal, agent.Exit?.StderrTail);
         }
 
         // Interrupt during session set-up is not lost (reference/fazm-bridge.md: it was ignored there).
         var createdInterrupted = Interlocked.Read(ref _interruptAllEpoch) != epoch && InterruptSession(session, "interrupt_all during session/new");
-        Events.Publish(new SessionCreated(_time.GetUtcNow(), id, createdInterrupted));
-        return id;
+        Events.Publish(new SessionCreated(_time.GetUtcNow(), session.Id, createdInterrupted));
+        return session.Id;
     }
 
     /// <summary>
@@ -185,7 +206,12 @@ public sealed partial class AcpBridge : IAsyncDisposable
                 : $"unknown session '{sessionId}'");
         }
 
-        var agent = LiveAgent();
+        var agent = session.Agent;
+        if (!agent.IsAlive)
+        {
+            throw new AgentExitedException($"the agent is not running: {agent.ExitReason}", agent.Exit?.ExitCode, agent.Exit?.Signal, agent.Exit?.StderrTail);
+        }
+
         Turn turn;
         Task<IncomingMessage> response;
         lock (session.Lock)
@@ -209,7 +235,7 @@ public sealed partial class AcpBridge : IAsyncDisposable
             // Completed inline: only ObserveTurnAsync awaits it, and it just ends the turn, whose own completion is
             // asynchronous, so no caller's code ever runs on the reader loop.
             (turn.PromptId, response) = agent.Connection.BeginRequest(
-                AcpMethods.SessionPrompt, new PromptRequest(sessionId, [ContentBlock.FromText(prompt)]), AcpJsonContext.Default.PromptRequest, completeInline: true);
+                AcpMethods.SessionPrompt, new PromptRequest(session.WireId, [ContentBlock.FromText(prompt)]), AcpJsonContext.Default.PromptRequest, completeInline: true);
         }
 
         Events.Publish(new TurnStarted(_time.GetUtcNow(), sessionId, turn.Number));
@@ -218,7 +244,17 @@ public sealed partial class AcpBridge : IAsyncDisposable
         // The caller's cancellation is a Stop for this session; the turn still ends bounded, in the background.
         using (cancellationToken.Register(() => Interrupt(sessionId)))
         {
-            return await turn.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return await turn.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // The wait's own cancellation callback can resume us (and dispose the registration) before the Stop
+                // callback ran: press Stop here too. A second Interrupt of the session is a no-op.
+                Interrupt(sessionId);
+                throw;
+            }
         }
     }
 
@@ -240,10 +276,10 @@ public sealed partial class AcpBridge : IAsyncDisposable
             await StopAgentAsync(agent, "the bridge was stopped").ConfigureAwait(false);
 
             // The watcher completes every turn and retires the sessions; let it finish before they are disposed.
-            await agent.Watcher.ConfigureAwait(false);
+            await WithinStopTimeoutAsync(agent.Watcher, "the agent's clean-up").ConfigureAwait(false);
         }
 
-        await _tools.DisposeAsync().ConfigureAwait(false);
+        await WithinStopTimeoutAsync(_tools.DisposeAsync().AsTask(), "disposing the host tools").ConfigureAwait(false);
 
         // Every tool is over: so is every watch, whichever path its tool took (no timer outlives the bridge).
         _watchdog.EndAll();
@@ -262,9 +298,48 @@ public sealed partial class AcpBridge : IAsyncDisposable
         Audit.Dispose();
     }
 
-    private Agent LiveAgent() => LiveAgentOrNull() is { } agent
-        ? agent
-        : throw new AgentExitedException($"the agent is not running: {_agent!.ExitReason}", _agent.Exit?.ExitCode, _agent.Exit?.Signal, _agent.Exit?.StderrTail);
+    /// <summary>One step of DisposeAsync, bounded by <see cref="BridgeOptions.StopTimeout"/>: past it the step is logged and the teardown goes on.</summary>
+    private async Task WithinStopTimeoutAsync(Task step, string what)
+    {
+        try
+        {
+            await step.WaitAsync(_options.StopTimeout, _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            LogStopStepTimedOut(_logger, what, _options.StopTimeout.TotalSeconds);
+        }
+    }
+
+    /// <summary>A handle for the agent's session id: the id itself the first time, then <c>id#2</c>, <c>id#3</c>, ….</summary>
+    private string AllocateHandle(string wireId)
+    {
+        lock (_handles)
+        {
+            if (_handles.Add(wireId))
+            {
+                return wireId;
+            }
+
+            for (var n = 2; ; n++)
+            {
+                var handle = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{wireId}#{n}");
+                if (_handles.Add(handle))
+                {
+                    return handle;
+                }
+            }
+        }
+    }
+
+    /// <summary>One agent's dispatcher: it resolves the wire's session ids to that agent's live sessions only.</summary>
+    private Dispatcher CreateDispatcher(Agent agent) => new(
+        new DispatcherOptions { Policies = _options.Policies, ConfirmAsync = _options.ConfirmAsync, ConfirmTimeout = _options.ConfirmTimeout, Watch = _watchdog },
+        _tools,
+        Audit,
+        Events,
+        _time,
+        wireId => agent.Sessions.TryGetValue(wireId, out var s) && _sessions.ContainsKey(s.Id) ? s.Dispatch : null);
 
     /// <summary>A bounded request: answered, or the agent gone, or a timeout; the caller's token always wins.</summary>
     private async Task<IncomingMessage> CallAsync<T>(Agent agent, string method, T parameters, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
@@ -365,6 +440,9 @@ public sealed partial class AcpBridge : IAsyncDisposable
 
         Events.Publish(new TurnEnded(_time.GetUtcNow(), turn.Session.Id, outcome));
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Stopping the bridge: {What} did not finish within StopTimeout {Seconds} s; the teardown goes on without it")]
+    private static partial void LogStopStepTimedOut(ILogger logger, string what, double seconds);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "agent stderr: {Line}")]
     private static partial void LogAgentStderr(ILogger logger, string line);

@@ -6,8 +6,10 @@ namespace ContainmentLab.Bridge;
 
 /// <summary>
 /// An agent as a child process: all three pipes redirected, arguments as a list, UTF-8 without BOM, an
-/// environment allow-list. stderr goes to a bounded tail. Stops: <see cref="StopAsync"/> (graceful: close stdin,
-/// wait, SIGTERM, wait, kill the tree) and <see cref="Kill"/> (forced: kill the tree now).
+/// environment allow-list. stderr goes to a bounded tail, read in bounded chunks. Stops: <see cref="StopAsync"/>
+/// (graceful: close stdin, wait, SIGTERM, wait, kill the tree) and <see cref="Kill"/> (forced: kill the tree now).
+/// Its stdout and stderr end once the process has exited and what it wrote is read, even while a descendant holds
+/// them open (<see cref="ExitDrainingStream"/>): the agent's death is seen from the process, not from end of file.
 /// </summary>
 public sealed class AgentProcess : IAgentTransport
 {
@@ -15,7 +17,13 @@ public sealed class AgentProcess : IAgentTransport
     private static readonly TimeSpan s_reapGrace = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan s_killGrace = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long the exit status waits for the stderr reader to take what is left in the pipe.</summary>
+    private static readonly TimeSpan s_stderrDrainGrace = TimeSpan.FromMilliseconds(500);
+
     private readonly Process _process;
+    private readonly Task _processExited;
+    private readonly ExitDrainingStream _output;
+    private readonly ExitDrainingStream _errors;
     private readonly StderrTail _stderr = new();
     private readonly Task _stderrLoop;
     private readonly Action<string>? _onStderrLine;
@@ -27,11 +35,14 @@ public sealed class AgentProcess : IAgentTransport
         _onStderrLine = onStderrLine;
         ProcessId = process.Id;
         Description = $"{process.StartInfo.FileName} (pid {process.Id})";
+        _processExited = process.WaitForExitAsync();
+        _output = new ExitDrainingStream(process.StandardOutput.BaseStream, _processExited);
+        _errors = new ExitDrainingStream(process.StandardError.BaseStream, _processExited);
         _stderrLoop = Task.Run(ReadStderrAsync);
         Exited = WaitForExitAsync();
     }
 
-    public Stream Output => _process.StandardOutput.BaseStream;
+    public Stream Output => _output;
 
     public Stream Input => _process.StandardInput.BaseStream;
 
@@ -103,9 +114,9 @@ public sealed class AgentProcess : IAgentTransport
         {
             _process.Kill(entireProcessTree: true);
         }
-        catch (InvalidOperationException)
+        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
         {
-            // Already exited.
+            // Already exited (or disposed, with it).
         }
         catch (Win32Exception)
         {
@@ -126,8 +137,9 @@ public sealed class AgentProcess : IAgentTransport
         {
             _process.StandardInput.Close();
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
         {
+            // Gone already (the bridge's watcher may have disposed a dead agent meanwhile).
         }
 
         if (await ExitedWithinAsync(grace, timeProvider, cancellationToken).ConfigureAwait(false))
@@ -135,8 +147,12 @@ public sealed class AgentProcess : IAgentTransport
             return;
         }
 
-        // 2. SIGTERM, then 3. kill the whole tree.
-        NativeSignals.Send(_process.Id, NativeSignals.SigTerm);
+        // 2. SIGTERM, then 3. kill the whole tree. The pid kept at start: the Process may be disposed by now.
+        if (!Exited.IsCompleted)
+        {
+            NativeSignals.Send(ProcessId!.Value, NativeSignals.SigTerm);
+        }
+
         if (await ExitedWithinAsync(grace, timeProvider, cancellationToken).ConfigureAwait(false))
         {
             return;
@@ -182,6 +198,8 @@ public sealed class AgentProcess : IAgentTransport
         }
 
         _process.Dispose();
+        await _output.DisposeAsync().ConfigureAwait(false);
+        await _errors.DisposeAsync().ConfigureAwait(false);
     }
 
     private async Task<bool> ExitedWithinAsync(TimeSpan timeout, TimeProvider timeProvider, CancellationToken cancellationToken)
@@ -199,18 +217,20 @@ public sealed class AgentProcess : IAgentTransport
 
     private async Task<AgentExit> WaitForExitAsync()
     {
-        await _process.WaitForExitAsync().ConfigureAwait(false);
+        await _processExited.ConfigureAwait(false);
         var code = _process.ExitCode;
 
         // .NET reports a death by signal n as exit code 128 + n.
         int? signal = code > 128 && code < 128 + 65 ? code - 128 : null;
         try
         {
-            await _stderrLoop.WaitAsync(TimeSpan.FromMilliseconds(500), TimeProvider.System).ConfigureAwait(false);
+            // The reader ends as soon as the pipe is empty, even if a descendant holds it open; the bound is for a
+            // descendant that keeps writing to it.
+            await _stderrLoop.WaitAsync(s_stderrDrainGrace, TimeProvider.System).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
-            // A grandchild may still hold stderr open; report the tail we have.
+            // Report the tail we have.
         }
 
         return new AgentExit(signal is null ? code : null, signal, _stderr.ToString());
@@ -220,21 +240,9 @@ public sealed class AgentProcess : IAgentTransport
     {
         try
         {
-            while (await _process.StandardError.ReadLineAsync().ConfigureAwait(false) is { } line)
-            {
-                _stderr.Append(line);
-                try
-                {
-                    _onStderrLine?.Invoke(line);
-                }
-#pragma warning disable CA1031 // A user callback must not kill the reader.
-                catch (Exception)
-#pragma warning restore CA1031
-                {
-                }
-            }
+            await StderrReader.ReadAsync(_errors, _stderr, _onStderrLine).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
         {
         }
     }

@@ -31,6 +31,26 @@ public sealed class BridgeOptions
     /// <summary>A write to the agent's stdin that makes no progress for this long marks the agent wedged (G6).</summary>
     public TimeSpan WriteStallTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// After the agent process exited, how long the bridge goes on reading its stdout while the pipe stays open and
+    /// keeps delivering: a descendant that inherited it writes on (G5). What the agent itself wrote is in the pipe
+    /// already and is read in far less; reading ends as soon as the pipe is empty, so this bound only cuts off a
+    /// descendant's endless output.
+    /// </summary>
+    public TimeSpan ExitDrainTimeout { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Bound on a restart inside NewSessionAsync: waiting for another caller's restart, for the dead agent's clean-up,
+    /// the backoff and the fresh agent's start. Past it NewSessionAsync throws <see cref="TimeoutException"/> (G3).
+    /// </summary>
+    public TimeSpan RestartTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Bound on each wait of DisposeAsync that is not bounded by the shutdown ladder: the agent's clean-up (its watcher)
+    /// and the host tools' disposal. Past it the step is logged as a warning and the teardown goes on (G3).
+    /// </summary>
+    public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Starting a fresh agent after one died (G5).</summary>
     public RestartOptions Restart { get; init; } = new();
 

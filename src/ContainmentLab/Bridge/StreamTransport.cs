@@ -8,16 +8,24 @@ namespace ContainmentLab.Bridge;
 /// </summary>
 public sealed class StreamTransport : IAgentTransport
 {
+    /// <summary>How long a killed in-process agent gets to return from its run before the transport stops waiting for it.</summary>
+    internal static readonly TimeSpan KillGrace = TimeSpan.FromSeconds(5);
+
+    private readonly TimeProvider _time;
     private readonly Pipe _toAgent = new();
     private readonly Pipe _fromAgent = new();
     private readonly CancellationTokenSource _kill = new();
     private int _killed;
+    private TaskCompletionSource? _disposal;
 
     /// <param name="runAgent">Runs the agent: reads its input from the first stream, writes to the second; ends on end of input or the token.</param>
-    public StreamTransport(Func<Stream, Stream, CancellationToken, Task> runAgent, string description = "in-process agent")
+    /// <param name="description">How the agent is named in events.</param>
+    /// <param name="timeProvider">The clock of <see cref="DisposeAsync"/>'s bound on an agent that ignores its kill; default the system's.</param>
+    public StreamTransport(Func<Stream, Stream, CancellationToken, Task> runAgent, string description = "in-process agent", TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(runAgent);
         Description = description;
+        _time = timeProvider ?? TimeProvider.System;
         Output = _fromAgent.Reader.AsStream();
         Input = _toAgent.Writer.AsStream();
         Exited = RunAsync(runAgent);
@@ -47,7 +55,7 @@ public sealed class StreamTransport : IAgentTransport
         _fromAgent.Writer.Complete();
     }
 
-    public Task<AgentExit> ExitAfterOutputClosedAsync(TimeProvider timeProvider)
+    public async Task<AgentExit> ExitAfterOutputClosedAsync(TimeProvider timeProvider)
     {
         // In process there is no exit code to wait for: an agent that closed its output is done.
         if (!Exited.IsCompleted)
@@ -55,7 +63,8 @@ public sealed class StreamTransport : IAgentTransport
             Kill();
         }
 
-        return Exited;
+        // An agent that ignores its kill token never returns: the bridge does not wait for it beyond the grace.
+        return await ExitedWithinAsync(KillGrace, timeProvider).ConfigureAwait(false) ?? new AgentExit(null, null, string.Empty);
     }
 
     public async Task StopAsync(TimeSpan grace, TimeProvider timeProvider, CancellationToken cancellationToken = default)
@@ -71,11 +80,43 @@ public sealed class StreamTransport : IAgentTransport
         }
     }
 
+    /// <summary>Kills the agent and waits (bounded) for its run to return. Safe to call more than once, from several threads.</summary>
     public async ValueTask DisposeAsync()
     {
-        Kill();
-        await Exited.ConfigureAwait(false);
-        _kill.Dispose();
+        // The bridge disposes a dead agent's transport from its watcher while its own stop may dispose it too: the first
+        // call does it, the others wait for it (asynchronously: one may run inline inside the first one's Kill).
+        var mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (Interlocked.CompareExchange(ref _disposal, mine, null) is { } first)
+        {
+            await first.Task.ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            Kill();
+
+            // The kill token's source is not disposed: a Kill on another thread may still be cancelling it (Dispose is
+            // not safe beside Cancel), and an agent that ignores it may still read it. It holds nothing but memory.
+            await ExitedWithinAsync(KillGrace, _time).ConfigureAwait(false);
+        }
+        finally
+        {
+            mine.SetResult();
+        }
+    }
+
+    /// <summary>How the agent ended, or null when it had not ended within <paramref name="timeout"/>.</summary>
+    private async Task<AgentExit?> ExitedWithinAsync(TimeSpan timeout, TimeProvider timeProvider)
+    {
+        try
+        {
+            return await Exited.WaitAsync(timeout, timeProvider).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
     }
 
     private async Task<AgentExit> RunAsync(Func<Stream, Stream, CancellationToken, Task> runAgent)

@@ -119,16 +119,20 @@ public sealed class Dispatcher
         tool = null!;
         session = null!;
         call = null!;
-        if (!_asked.TryAdd((sessionId, toolCallId), 0))
+        session = _sessions(sessionId)!;
+
+        // Keyed by the session the call resolves to (its id is unique for the host's lifetime), not by the wire's id: a
+        // restarted agent hands out the same session and request ids again, and its calls are new calls.
+        if (!_asked.TryAdd((session?.Id ?? sessionId, toolCallId), 0))
         {
             // A tool call id names one tool call. A replay of it (a duplicated line, a reused request id) must neither run
             // the tool a second time nor give the call a second terminal record (G8): it is refused, unaudited.
-            Violation(sessionId, request.LineNumber, $"'{toolName}' repeats tool call '{toolCallId}' of session '{sessionId}'; not dispatched again");
+            Violation(session?.Id ?? sessionId, request.LineNumber, $"'{toolName}' repeats tool call '{toolCallId}' of session '{session?.Id ?? sessionId}'; not dispatched again");
             refusal = MessageWriter.Error(id, JsonRpcErrorCodes.InvalidParams, $"tool call '{toolCallId}' was already asked for");
+            session = null!;
             return false;
         }
 
-        session = _sessions(sessionId)!;
         if (session is null)
         {
             // Nothing lost: even a call naming no live session gets its terminal record.
@@ -137,6 +141,9 @@ public sealed class Dispatcher
             refusal = MessageWriter.Error(id, JsonRpcErrorCodes.InvalidParams, $"unknown session '{sessionId}'");
             return false;
         }
+
+        // From here on the session's own id names it (in records, events, the watchdog), not the wire's.
+        sessionId = session.Id;
 
         // Built once, with its session: every copy of the record is an allocation per dispatched call.
         call = new ToolInvocation(sessionId, toolCallId, toolName, arguments, requestId) { Session = session, Audit = _audit };

@@ -47,10 +47,13 @@ public sealed class BridgeTurnTests
     {
         await using var lab = await InProcessBridge.StartAsync(Storm);
         var session = await lab.Bridge.NewSessionAsync();
-        var turn = lab.Bridge.PromptAsync(session, "storm");
-        await Until.TrueAsync(() => lab.Dispatched(session) >= 50, "50 dispatches");
 
-        Assert.That(lab.Bridge.Interrupt(session), Is.True);
+        // Stop at the 50th dispatch, from its own event: a poll could see 50 only after all 300 had run (a loaded machine).
+        var interrupted = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var stop = InterruptAt(lab, session, 50, interrupted);
+        var turn = lab.Bridge.PromptAsync(session, "storm");
+
+        Assert.That(await interrupted.Task.OrTimeout(), Is.True);
         var outcome = await turn.OrTimeout();
 
         Assert.That(outcome.End, Is.EqualTo(TurnEnd.Cancelled));
@@ -240,5 +243,18 @@ public sealed class BridgeTurnTests
         var outcome = await turn.OrTimeout();
 
         Assert.That(outcome.End, Is.EqualTo(TurnEnd.AgentExited));
+    }
+
+    /// <summary>Calls Interrupt from the subscriber of the session's <paramref name="nth"/> ToolDispatched, on the dispatch's own path.</summary>
+    internal static IDisposable InterruptAt(InProcessBridge lab, string session, int nth, TaskCompletionSource<bool> interrupted)
+    {
+        var seen = 0;
+        return lab.Bridge.Events.Subscribe(e =>
+        {
+            if (e is ToolDispatched d && d.SessionId == session && Interlocked.Increment(ref seen) == nth)
+            {
+                interrupted.TrySetResult(lab.Bridge.Interrupt(session));
+            }
+        });
     }
 }

@@ -57,16 +57,31 @@ public sealed class ChildProcessBridgeTests
             pid = bridge.AgentProcessId!.Value;
             var target = await bridge.NewSessionAsync();
             var other = await bridge.NewSessionAsync();
-            var turns = new[] { bridge.PromptAsync(target, "storm"), bridge.PromptAsync(other, "storm") };
-            await Task.Run(async () =>
+            // Pressed at the target's Nth dispatch, from that dispatch's own event: a poll racing the storm could see N only
+            // after the whole storm had run (a loaded machine), and the trial would test nothing.
+            var seen = 0;
+            var pressed = 0;
+            void Press()
             {
-                while (events.Count(e => e is ToolDispatched d && d.SessionId == target) < interruptAfter && !turns.All(t => t.IsCompleted))
+                if (Interlocked.Exchange(ref pressed, 1) == 0)
                 {
-                    await Task.Delay(1);
+                    _ = global ? bridge.InterruptAll() : (bridge.Interrupt(target) ? 1 : 0);
                 }
+            }
 
-                _ = global ? bridge.InterruptAll() : (bridge.Interrupt(target) ? 1 : 0);
+            using var stop = bridge.Events.Subscribe(e =>
+            {
+                if (e is ToolDispatched d && d.SessionId == target && Interlocked.Increment(ref seen) == interruptAfter)
+                {
+                    Press();
+                }
             });
+            var turns = new[] { bridge.PromptAsync(target, "storm"), bridge.PromptAsync(other, "storm") };
+            if (interruptAfter == 0)
+            {
+                Press();
+            }
+
             var outcomes = await Task.WhenAll(turns).OrTimeout(60);
 
             var refused = bridge.Audit.Snapshot().Where(r => r.Kind is AuditKind.Skipped or AuditKind.Canceled).ToList();
@@ -75,6 +90,7 @@ public sealed class ChildProcessBridgeTests
             Assert.That(AuditChecks.NoDispatchAfterInterrupt(records), Is.Empty, context);
             Assert.That(AuditChecks.ExactlyOneTerminalRecord(records), Is.Empty, context);
             Assert.That(outcomes.All(o => o.End is TurnEnd.Cancelled or TurnEnd.Completed), Is.True, context);
+            Assert.That(outcomes[0].End, Is.EqualTo(TurnEnd.Cancelled), $"{context}: the interrupt landed mid-storm");
             if (!global)
             {
                 Assert.That(outcomes[1].End, Is.EqualTo(TurnEnd.Completed), $"{context}: the other session (G2)");
@@ -113,9 +129,18 @@ public sealed class ChildProcessBridgeTests
             await bridge.StartAsync();
             pid = bridge.AgentProcessId!.Value;
             var ids = new[] { await bridge.NewSessionAsync(), await bridge.NewSessionAsync(), await bridge.NewSessionAsync() };
+            // Stop at the first session's 50th dispatch, from its own event: a poll could see 50 only after all 400 had run.
+            var seen = 0;
+            var interrupted = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var stop = bridge.Events.Subscribe(e =>
+            {
+                if (e is ToolDispatched d && d.SessionId == ids[0] && Interlocked.Increment(ref seen) == 50)
+                {
+                    interrupted.TrySetResult(bridge.Interrupt(ids[0]));
+                }
+            });
             var turns = ids.Select(id => bridge.PromptAsync(id, "storm")).ToArray();
-            await Until.TrueAsync(() => events.Count(e => e is ToolDispatched d && d.SessionId == ids[0]) >= 50, "50 dispatches in the first session");
-            bridge.Interrupt(ids[0]);
+            Assert.That(await interrupted.Task.OrTimeout(60), Is.True);
             var outcomes = await Task.WhenAll(turns).OrTimeout(60);
 
             var records = bridge.Audit.Snapshot();

@@ -403,7 +403,9 @@ public sealed class HostileAgentTests
             "'desktop.press' names a session that does not exist: 'sess-2'",
         }));
         Assert.That(lab.Bridge.Desktop.Count, Is.Zero);
-        Assert.That(lab.Engine.GetStats(session).ErrorResponses, Is.EqualTo(1));
+        // The fresh agent's sess-1 is the bridge's sess-1#2 (the dead agent's sess-1 keeps its handle); the agent counts by its own id.
+        Assert.That(session, Is.EqualTo("sess-1#2"));
+        Assert.That(lab.Engine.GetStats("sess-1").ErrorResponses, Is.EqualTo(1));
         AssertContained(lab);
     }
 
