@@ -361,12 +361,12 @@ public sealed class Dispatcher
         if (!session.AcceptsRequests)
         {
             // Same rule as for tool calls: no permission is asked (nor granted) in a session that has no running turn.
-            Violation(p.SessionId, request.LineNumber, $"permission request names session '{p.SessionId}', which has no running turn");
-            _audit.Append(AuditKind.Permission, p.SessionId, toolCallId, p.ToolCall.Title, id.ToString(), "refused: no running turn");
+            Violation(session.Id, request.LineNumber, $"permission request names session '{p.SessionId}', which has no running turn");
+            _audit.Append(AuditKind.Permission, session.Id, toolCallId, p.ToolCall.Title, id.ToString(), "refused: no running turn");
             return MessageWriter.Error(id, JsonRpcErrorCodes.InvalidRequest, $"permission request refused: session '{p.SessionId}' has no running turn");
         }
 
-        _events.Publish(new PermissionRequested(_time.GetUtcNow(), p.SessionId, toolCallId, p.ToolCall.Title));
+        _events.Publish(new PermissionRequested(_time.GetUtcNow(), session.Id, toolCallId, p.ToolCall.Title));
         var requestId = id.ToString();
         if (!session.Gate.IsClosed)
         {
@@ -377,7 +377,7 @@ public sealed class Dispatcher
             var answer = policy switch
             {
                 ToolPolicy.Allow => ConfirmAnswer.Yes,
-                ToolPolicy.Confirm => await ConfirmAsync(new ConfirmRequest(p.SessionId, toolCallId, p.ToolCall.Title ?? "permission", toolClass, p.ToolCall.Title ?? toolCallId), session).ConfigureAwait(false),
+                ToolPolicy.Confirm => await ConfirmAsync(new ConfirmRequest(session.Id, toolCallId, p.ToolCall.Title ?? "permission", toolClass, p.ToolCall.Title ?? toolCallId), session).ConfigureAwait(false),
                 _ => ConfirmAnswer.No,
             };
             var option = answer switch
@@ -396,9 +396,9 @@ public sealed class Dispatcher
                 var described = $"{outcome.Outcome}:{outcome.OptionId}";
                 var detail = answer == ConfirmAnswer.TimedOut ? $"{described} (no answer within {Seconds(_options.ConfirmTimeout)} s)" : described;
                 var line = MessageWriter.Result(id, new RequestPermissionResponse(outcome), AcpJsonContext.Default.RequestPermissionResponse);
-                if (session.Gate.TryAnswer(_audit, p.SessionId, toolCallId, p.ToolCall.Title, requestId, detail, send, line))
+                if (session.Gate.TryAnswer(_audit, session.Id, toolCallId, p.ToolCall.Title, requestId, detail, send, line))
                 {
-                    _events.Publish(new PermissionAnswered(_time.GetUtcNow(), p.SessionId, toolCallId, described));
+                    _events.Publish(new PermissionAnswered(_time.GetUtcNow(), session.Id, toolCallId, described));
                     return send is null ? line : AnsweredAlready;
                 }
             }
@@ -406,8 +406,8 @@ public sealed class Dispatcher
 
         // Stop came first (before the request, during the dialog, or between the decision and its commit), or the agent
         // offered no option that fits the answer: 'cancelled' is the one answer that is always allowed.
-        _audit.Append(AuditKind.Permission, p.SessionId, toolCallId, p.ToolCall.Title, requestId, PermissionOutcome.Cancelled.Outcome);
-        _events.Publish(new PermissionAnswered(_time.GetUtcNow(), p.SessionId, toolCallId, PermissionOutcome.Cancelled.Outcome));
+        _audit.Append(AuditKind.Permission, session.Id, toolCallId, p.ToolCall.Title, requestId, PermissionOutcome.Cancelled.Outcome);
+        _events.Publish(new PermissionAnswered(_time.GetUtcNow(), session.Id, toolCallId, PermissionOutcome.Cancelled.Outcome));
         return MessageWriter.Result(id, new RequestPermissionResponse(PermissionOutcome.Cancelled), AcpJsonContext.Default.RequestPermissionResponse);
     }
 

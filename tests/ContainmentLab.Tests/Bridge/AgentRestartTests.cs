@@ -72,7 +72,7 @@ public sealed class AgentRestartTests
             var records = bridge.Audit.Snapshot();
             Assert.That(
                 records.Where(r => r.SessionId == second).Select(r => (r.Kind, r.ToolCallId)),
-                Is.EqualTo(new[] { (AuditKind.Dispatched, "rpc-0"), (AuditKind.Completed, "rpc-0"), (AuditKind.Dispatched, "sess-1/t2"), (AuditKind.Completed, "sess-1/t2") }),
+                Is.EqualTo(new[] { (AuditKind.Dispatched, "rpc-0"), (AuditKind.Began, "rpc-0"), (AuditKind.Completed, "rpc-0"), (AuditKind.Dispatched, "sess-1/t2"), (AuditKind.Began, "sess-1/t2"), (AuditKind.Completed, "sess-1/t2") }),
                 "the new agent's write and tool call ran, recorded under the new session");
             Assert.That(records.Count(r => r.SessionId == first && r.Kind == AuditKind.Completed), Is.EqualTo(2), "the old session keeps only its own calls");
             Assert.That(AuditChecks.NoDispatchAfterInterrupt(records), Is.Empty, "G1 tells the sessions apart");

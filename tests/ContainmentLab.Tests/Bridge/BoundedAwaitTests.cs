@@ -135,9 +135,10 @@ public sealed class BoundedAwaitTests
     [Test]
     public async Task Start_CancelledDuringInitialize_StopsTheAgent()
     {
-        var time = new FakeTimeProvider();
+        var time = new QuiescentTimeProvider();
         var silent = new StreamTransport((input, _, ct) => input.CopyToAsync(Stream.Null, ct), "silent agent", time);
         var bridge = new AcpBridge(new BridgeOptions { TimeProvider = time, TransportFactory = () => silent, Restart = new RestartOptions { Budget = 0 } });
+        time.IsQuiet = () => bridge.IsAgentWriterIdle;
         using var cancel = new CancellationTokenSource();
 
         var starting = bridge.StartAsync(cancel.Token);
@@ -172,9 +173,10 @@ public sealed class BoundedAwaitTests
     [Test]
     public async Task Start_AgentNeverAnswersInitialize_TimeoutAtRequestTimeout_NotBefore()
     {
-        var time = new FakeTimeProvider();
+        var time = new QuiescentTimeProvider();
         var silent = new StreamTransport((input, _, ct) => input.CopyToAsync(Stream.Null, ct), "silent agent", time);
         var bridge = new AcpBridge(new BridgeOptions { TimeProvider = time, TransportFactory = () => silent, RequestTimeout = TimeSpan.FromSeconds(30) });
+        time.IsQuiet = () => bridge.IsAgentWriterIdle;
 
         var starting = bridge.StartAsync();
         time.Advance(TimeSpan.FromSeconds(30) - TimeSpan.FromMilliseconds(1));
@@ -191,13 +193,14 @@ public sealed class BoundedAwaitTests
     [Test]
     public async Task NewSession_AgentNeverAnswersSessionNew_TimeoutAtRequestTimeout()
     {
-        var time = new FakeTimeProvider();
+        var time = new QuiescentTimeProvider();
         var bridge = new AcpBridge(new BridgeOptions
         {
             TimeProvider = time,
             TransportFactory = () => new StreamTransport(AnswersOnlyInitializeAsync, "agent that never answers session/new", time),
             RequestTimeout = TimeSpan.FromSeconds(30),
         });
+        time.IsQuiet = () => bridge.IsAgentWriterIdle;
         await bridge.StartAsync().OrTimeout();
 
         var creating = bridge.NewSessionAsync();
@@ -250,7 +253,7 @@ public sealed class BoundedAwaitTests
     [Test]
     public async Task StreamTransport_Stop_AgentIgnoresEndOfInput_KilledAfterTheGrace()
     {
-        var time = new FakeTimeProvider();
+        var time = new QuiescentTimeProvider();
         var transport = new StreamTransport((_, _, ct) => Task.Delay(Timeout.Infinite, ct), "agent that never reads", time);
 
         var stopping = transport.StopAsync(TimeSpan.FromSeconds(2), time);

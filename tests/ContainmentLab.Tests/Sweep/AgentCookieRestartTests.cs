@@ -39,7 +39,7 @@ public sealed partial class AgentCookieRestartTests
     {
         var runtime = Directory.CreateTempSubdirectory("cl-cookie-restart-");
         using var agent = new ChildAgent(Script);
-        var time = new FakeTimeProvider();
+        var time = new QuiescentTimeProvider();
         var events = new ConcurrentQueue<ContainmentEvent>();
         var bridge = new AcpBridge(new BridgeOptions
         {
@@ -50,6 +50,7 @@ public sealed partial class AgentCookieRestartTests
             Restart = new RestartOptions { Budget = 0 },
         });
         bridge.Events.Subscribe(events.Enqueue);
+        time.IsQuiet = () => bridge.IsAgentWriterIdle;
         var table = new LinuxProcessTable();
         var pids = new List<int>();
         try
