@@ -60,6 +60,23 @@ internal sealed record TapConnectionRecord(
     }
 
     /// <summary>
+    /// The same record with each session id of this agent's lines (<c>params.sessionId</c>, a <c>session/new</c> answer's
+    /// id) renamed as <paramref name="handles"/> says: the bridge names a session its agent's id, or <c>id#n</c> when an
+    /// earlier agent of the run used that id, and the oracles compare the wire with the audit log and events by that name.
+    /// </summary>
+    public TapConnectionRecord WithSessionHandles(IReadOnlyDictionary<string, string> handles)
+    {
+        ArgumentNullException.ThrowIfNull(handles);
+        string? Rename(string? id) => id is not null && handles.TryGetValue(id, out var handle) ? handle : id;
+        TapStreamRecord Renamed(TapStreamRecord stream) => stream with
+        {
+            Lines = [.. stream.Lines.Select(l => l.Head.SessionId is null && l.Head.NewSessionId is null ? l
+                : l with { Head = l.Head with { SessionId = Rename(l.Head.SessionId), NewSessionId = Rename(l.Head.NewSessionId) } })],
+        };
+        return this with { FromAgent = Renamed(FromAgent), ToAgent = Renamed(ToAgent) };
+    }
+
+    /// <summary>
     /// Pairs each request with the bridge's answers to it: every answer goes to the earliest request with its id that
     /// came before it and has none yet; an answer beyond that is a second one (to the latest such request).
     /// </summary>

@@ -62,11 +62,54 @@ internal sealed class WireTap : IRawSink
         connection?.OnBridgeRead(lineNumber, line);
     }
 
+    /// <summary>
+    /// Every connection, in the order the agents started, with their sessions named as the bridge names them: a restarted
+    /// agent hands out the ids of the one before (<c>sess-1</c> again), and the bridge's handle is then <c>sess-1#2</c> (the
+    /// smallest <c>#n</c>, from 2, not taken yet). Derived from the tap's own <c>session/new</c> answers.
+    /// </summary>
     public IReadOnlyList<TapConnectionRecord> Snapshot()
     {
+        List<TapConnectionRecord> connections;
         lock (_lock)
         {
-            return [.. _connections.Select(c => c.Snapshot())];
+            connections = [.. _connections.Select(c => c.Snapshot())];
+        }
+
+        var taken = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < connections.Count; i++)
+        {
+            var handles = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var (id, _, _) in connections[i].Sessions())
+            {
+                if (!handles.ContainsKey(id))
+                {
+                    handles[id] = Handle(taken, id);
+                }
+            }
+
+            if (handles.Any(h => h.Key != h.Value))
+            {
+                connections[i] = connections[i].WithSessionHandles(handles);
+            }
+        }
+
+        return connections;
+    }
+
+    private static string Handle(HashSet<string> taken, string id)
+    {
+        if (taken.Add(id))
+        {
+            return id;
+        }
+
+        for (var n = 2; ; n++)
+        {
+            var handle = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{id}#{n}");
+            if (taken.Add(handle))
+            {
+                return handle;
+            }
         }
     }
 

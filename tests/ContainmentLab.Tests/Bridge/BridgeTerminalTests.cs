@@ -51,7 +51,7 @@ public sealed class BridgeTerminalTests
     {
         var session = await lab.Bridge.NewSessionAsync();
         var turn = lab.Bridge.PromptAsync(session, "run it");
-        await Until.TrueAsync(() => lab.Dispatched(session) == 2 && lab.Bridge.ActiveWatches == 1, "wait_for_exit is running");
+        await Until.TrueAsync(() => lab.Dispatched(session) == 2 && lab.Bridge.ActiveWatches == 1 && lab.Audit.Count(r => r.Kind == AuditKind.Began) == 2, "wait_for_exit is running");
         var pgid = _terminals!.ProcessGroupOf("term-1") ?? throw new AssertionException("no terminal term-1");
         await ProcessGroups.UntilHasAsync(pgid, 3);
         return (session, turn, pgid, ProcessGroups.GroupMembers(pgid));

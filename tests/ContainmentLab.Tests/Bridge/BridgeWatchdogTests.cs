@@ -44,7 +44,7 @@ public sealed class BridgeWatchdogTests
             """, o => InProcessBridge.With(o, tools: WithHangTool, watchdog: new WatchdogOptions()));
         var session = await lab.Bridge.NewSessionAsync();
         var turn = lab.Bridge.PromptAsync(session, "hang");
-        await Until.TrueAsync(() => lab.Bridge.ActiveWatches == 1, "the hung call is watched");
+        await Until.TrueAsync(() => lab.Bridge.ActiveWatches == 1 && lab.Audit.Any(r => r.Kind == AuditKind.Began), "the hung call is watched and running");
 
         // A host tool that matches no pattern gets the default ToolTimeout of 300 s (above the 60 s window).
         lab.Time.Advance(TimeSpan.FromSeconds(300) - TimeSpan.FromTicks(1));
@@ -96,7 +96,9 @@ public sealed class BridgeWatchdogTests
             """, o => InProcessBridge.With(o, watchdog: new WatchdogOptions()));
         var session = await lab.Bridge.NewSessionAsync();
         var turn = lab.Bridge.PromptAsync(session, "fetch");
-        await Until.TrueAsync(() => lab.Bridge.ActiveWatches == 1, "the request is under way and watched");
+        // Watched from dispatch, sent from 'began': moved on before that, the watchdog's interrupt stops the call before
+        // its request leaves (correctly, G1) and there is no hung request left to cancel.
+        await Until.TrueAsync(() => lab.Bridge.ActiveWatches == 1 && lab.Audit.Any(r => r.Kind == AuditKind.Began), "the request is under way and watched");
 
         lab.Time.Advance(TimeSpan.FromSeconds(60));
         var outcome = await turn.OrTimeout();
