@@ -33,7 +33,7 @@ internal sealed class ScenarioRun : IAsyncDisposable
         _options = options;
         _time = options.TimeProvider;
         _workDirectory = options.WorkDirectory ?? Directory.CreateTempSubdirectory("containmentlab-fixture-").FullName;
-        _recorder = new RunRecorder(_time, options.TranscriptPath, options.Epoch) { Observer = options.HostStream };
+        _recorder = new RunRecorder(_time, options.TranscriptPath, options.Epoch, options.HostStream);
         _bridgeTime = new CountingTimeProvider(_time);
         BridgeOptions = BuildOptions();
     }
@@ -154,7 +154,8 @@ internal sealed class ScenarioRun : IAsyncDisposable
         }
     }
 
-    private static Dictionary<int, AgentAccountRecord> ReadAccounts(IReadOnlyList<TapConnectionRecord> wire)
+    /// <summary>Each agent process's own account, read back from its file (a killed agent's too: it is written as it goes).</summary>
+    internal static Dictionary<int, AgentAccountRecord> ReadAccounts(IReadOnlyList<TapConnectionRecord> wire)
     {
         var accounts = new Dictionary<int, AgentAccountRecord>();
         foreach (var connection in wire)
@@ -248,8 +249,11 @@ internal sealed class ScenarioRun : IAsyncDisposable
                     _ids[action.Session!] = sessionId;
                     break;
                 case ActionKind.KillHost when _options.HostStream is { } host:
-                    // This is a kill_host host process: the runner is told, and SIGKILLs it; this call never returns.
-                    await host.KillRequestedAsync(Snapshot(), Problems, cancellationToken).ConfigureAwait(false);
+                    // This is a kill_host host process: the runner is told, and SIGKILLs it; this call never returns. The
+                    // timers are sampled first, when every turn has ended (G4's leak check needs the bridge alive).
+                    await SampleTimersAsync(cancellationToken).ConfigureAwait(false);
+                    var snapshot = Snapshot();
+                    await host.KillRequestedAsync(snapshot, Problems, _recorder.Elapsed, cancellationToken).ConfigureAwait(false);
                     break;
                 default:
                     error = "kill_host needs the bridge in a host process of its own; this run has it in-process";

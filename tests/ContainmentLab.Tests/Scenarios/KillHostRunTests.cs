@@ -106,6 +106,28 @@ public sealed class KillHostRunTests
         Assert.That(s1.CutByKillHost, Is.True, s1.ToString());
         Assert.That(log.Audit.Any(r => r is { Kind: AuditKind.Denied, Tool: "desktop.press", SessionId: "sess-1" }), Is.True, string.Join('\n', log.Audit));
 
+        // The host's own wire tap, streamed and rebuilt by the runner: the tap's accounting ran on the host's lines. It
+        // saw the agent's _containmentlab/tool request and the bridge's one answer to it (the policy's refusal), and
+        // the host's bridge handed on that very line (same number, same hash).
+        var connection = log.Wire.Single();
+        var (request, answers) = connection.AnswersByRequest().Single(p => p.Request.Head is { Method: "_containmentlab/tool", ToolName: "desktop.press", SessionId: "sess-1" });
+        Assert.That(answers, Has.Count.EqualTo(1), () => string.Join('\n', connection.ToAgent.Lines.Select(l => l.Describe())));
+        Assert.That(answers[0].Head.HasError, Is.True, answers[0].Describe());
+        Assert.That(connection.BridgeReads[request.Number].Hash, Is.EqualTo(request.Hash));
+        Assert.That(request.At, Is.GreaterThan(log.Actions[0].At).And.LessThan(log.Actions[1].At), "at the host's time: after s1's prompt, before s2's");
+
+        // The agent's own account, read back from disk by the runner after the kill: it sent that request on that line.
+        Assert.That(log.Accounts[connection.Index].Sent.Select(s => (s.Method, s.Line)), Does.Contain(("_containmentlab/tool", request.Number)));
+
+        // The audit file the SIGKILLed host left: the dispatched record is written to the OS before the policy decides.
+        Assert.That(log.AuditFile, Has.Some.Matches<AuditRecord>(r => r is { Kind: AuditKind.Dispatched, Tool: "desktop.press", SessionId: "sess-1" }), log.AuditFileError);
+
+        // So the wire oracles judge the host's run on that evidence, not vacuously.
+        foreach (var guarantee in new[] { "G1", "G3", "G4", "G8", "G9" })
+        {
+            Assert.That(GuaranteeChecks.Check(guarantee, log), Is.Null, guarantee);
+        }
+
         // Replayed at the host's times: the watchdog fired a tool timeout after s2's prompt, and the kill came after it.
         var prompt2 = log.Actions[1].At;
         var hang = log.Events.Single(e => e.Event is ToolHangCanceled);
