@@ -555,7 +555,8 @@ internal static partial class GuaranteeChecks
             }
 
             return $"G9: {what} was never answered" + (handled is { } h && h != request.At ? $", though the bridge was done with it at {At(h)} (audit file)" : string.Empty)
-                + (stopped is { } s2 ? $"; the agent was stopped only at {At(s2)}" : string.Empty);
+                + (log.HostCutAt is { } cut ? $"; the host's stream is whole up to its kill_host at {At(cut)}"
+                    : stopped is { } s2 ? $"; the agent was stopped only at {At(s2)}" : string.Empty);
         }
 
         return null;

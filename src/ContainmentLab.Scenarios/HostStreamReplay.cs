@@ -212,7 +212,10 @@ internal sealed class HostStreamReplay : IDisposable
             }
             else
             {
-                turn.EndedAt = killedAt;
+                // Ended by the host's death, which is not the SIGKILL's sending: the host runs on until the kernel
+                // stops each of its threads (a dispatch stamped a few ms after the kill was seen). Its death as the
+                // runner saw it (gone from /proc) comes after anything the host did.
+                turn.EndedAt = killedAt + killTook;
                 turn.CutByKillHost = true;
             }
         }

@@ -35,7 +35,7 @@ internal sealed class TurnRecord(string session, string sessionId, int number, T
 
     public bool Ended => EndedAt is not null && !PendingAtBound;
 
-    /// <summary>kill_host SIGKILLed the host while the turn ran (<see cref="EndedAt"/> is then the kill): nobody's turn to end.</summary>
+    /// <summary>kill_host SIGKILLed the host while the turn ran (<see cref="EndedAt"/> is then the host's death as the runner saw it): nobody's turn to end.</summary>
     public bool CutByKillHost { get; set; }
 
     public override string ToString() =>

@@ -137,6 +137,34 @@ public sealed class KillHostRunTests
     }
 
     [Test]
+    public async Task KillHost_MidStorm_TheHostsTapIsJudgedUpToTheKill(CancellationToken cancellationToken)
+    {
+        // The host dies with four calls in flight: what its tap saw before its cut is judged in full, what the kill cut
+        // is excused (RunLog.HostCutAt).
+        var fixture = FixtureLoader.Load(Path.Combine(RepositoryPaths.Root, "fixtures", "kill-host-mid-storm.yaml"));
+        await using var run = new HostProcessRun(fixture, Options);
+        var log = await run.ExecuteAsync(cancellationToken);
+
+        Assert.That(run.Problems, Is.Empty, () => string.Join('\n', run.Problems.Select(p => $"{p.Expectation}: {p.Detail}")));
+        var connection = log.Wire.Single();
+        var pairs = connection.AnswersByRequest();
+        var cut = log.HostCutAt!.Value;
+        var unanswered = pairs.Where(p => p.Answers.Count == 0).Select(p => p.Request).ToList();
+        TestContext.Out.WriteLine($"cut at {cut}: {pairs.Count} requests in the host's tap, {unanswered.Count} unanswered ({string.Join(", ", unanswered.Select(r => $"{r.Head.Id} at {r.At}"))}); "
+            + $"audit file: {log.AuditFile?.Count} records, the host's memory at its state: {log.Audit.Count}");
+        Assert.Multiple(() =>
+        {
+            Assert.That(pairs.Count(p => p.Request.Head.Method == "_containmentlab/tool" && p.Request.At <= cut), Is.GreaterThanOrEqualTo(100), "every dispatch before the kill is on the host's tap");
+            Assert.That(pairs.Where(p => p.Answers.Count > 0).Select(p => p.Answers.Count), Has.All.EqualTo(1));
+            Assert.That(log.Accounts[1].Sent, Has.Count.GreaterThanOrEqualTo(pairs.Count), "the agent's own account, read after the kill, holds at least what the tap saw");
+            foreach (var guarantee in new[] { "G1", "G3", "G4", "G8", "G9" })
+            {
+                Assert.That(GuaranteeChecks.Check(guarantee, log), Is.Null, guarantee);
+            }
+        });
+    }
+
+    [Test]
     public async Task KillHost_TerminalBelowTheHost_IsInTheTreeAndNothingIsLeftAfterTheRun(CancellationToken cancellationToken)
     {
         var fixture = FixtureLoader.Load(Path.Combine(RepositoryPaths.Root, "fixtures", "kill-host-terminal.yaml"));
