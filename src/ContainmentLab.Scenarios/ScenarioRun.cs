@@ -136,6 +136,42 @@ internal sealed class ScenarioRun : IAsyncDisposable
         _timers = new TimerSample(_recorder.Elapsed, _bridgeTime.Armed());
     }
 
+    /// <summary>
+    /// Before kill_host's timer sample: a turn whose <c>TurnEnded</c> the bridge has published (say the very event
+    /// kill_host waited for) completes its record only once its <c>PromptAsync</c> returns, just after. Those are
+    /// awaited (bounded); if any turn has no <c>TurnEnded</c> yet, nothing is: it is still running, and no sample is taken.
+    /// </summary>
+    private async Task SettleEndedTurnsAsync(CancellationToken cancellationToken)
+    {
+        var events = _recorder.Events;
+        var ending = new List<Task>();
+        for (var i = 0; i < _turns.Count; i++)
+        {
+            var turn = _turns[i];
+            if (turn.Ended)
+            {
+                continue;
+            }
+
+            var started = events.FirstOrDefault(e => e.Event is TurnStarted s && s.Id == turn.SessionId && s.Turn == turn.Number);
+            if (started is null || !events.Any(e => e.At >= started.At && e.Event is TurnEnded ended && ended.Id == turn.SessionId))
+            {
+                return;
+            }
+
+            ending.Add(_turnTasks[i]);
+        }
+
+        try
+        {
+            await Task.WhenAll(ending).WaitAsync(TimeSpan.FromSeconds(5), _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Then the sample is skipped: a turn not ended.
+        }
+    }
+
     /// <summary>The audit log as the bridge left it on disk (G8 reads the file, not the bridge's memory).</summary>
     private (IReadOnlyList<AuditRecord>? Records, string? Error) ReadAuditFile()
     {
@@ -251,6 +287,7 @@ internal sealed class ScenarioRun : IAsyncDisposable
                 case ActionKind.KillHost when _options.HostStream is { } host:
                     // This is a kill_host host process: the runner is told, and SIGKILLs it; this call never returns. The
                     // timers are sampled first, when every turn has ended (G4's leak check needs the bridge alive).
+                    await SettleEndedTurnsAsync(cancellationToken).ConfigureAwait(false);
                     await SampleTimersAsync(cancellationToken).ConfigureAwait(false);
                     var snapshot = Snapshot();
                     await host.KillRequestedAsync(snapshot, Problems, _recorder.Elapsed, cancellationToken).ConfigureAwait(false);

@@ -204,6 +204,20 @@ public sealed class HostStreamEvidenceTests
     }
 
     [Test]
+    public async Task G4_AWatchdogTimerArmedInTheHostsSampleAfterEveryToolEnded_Fails()
+    {
+        // The host sampled its bridge's clock before the kill (every turn had ended): one watchdog timer still armed, and
+        // the host's tap shows its only tool call answered.
+        var host = new Host(_directory);
+        host.Wire().Bridge(0.5, Prompt(9)).Agent(1.0, Tool(0, "t1")).Bridge(1.1, Result(0)).Agent(1.2, Result(9)).Waiting(1.3);
+        host.Audit(1.0, AuditKind.Dispatched, "t1").Audit(1.05, AuditKind.Completed, "t1");
+
+        var log = await host.KillAsync(at: 5, new TimerSample(S(4.9), ["ContainmentLab.Bridge.Watchdog+Watch"]));
+
+        Assert.That(GuaranteeChecks.Check("G4", log), Does.StartWith("G4: 1 watchdog timer(s) still armed at 4.900s, after every turn had ended, with 0 tool call(s) unanswered"));
+    }
+
+    [Test]
     public async Task G9_TheAgentReadFewerLinesThanTheHostDelivered_Fails_AndMoreThanItsStreamShows_IsCutByTheKill()
     {
         // The agent's own account (read back from disk after the kill) says how many lines it read to the end of its stdin.
@@ -286,11 +300,11 @@ public sealed class HostStreamEvidenceTests
         }
 
         /// <summary>kill_host at <paramref name="at"/>: the state goes out; the runner replays the stream and builds its log, as after the kill.</summary>
-        public async Task<RunLog> KillAsync(double at)
+        public async Task<RunLog> KillAsync(double at, TimerSample? timers = null)
         {
             OnAction(2, at, null);
             var turn = new HostTurn("s1", "sess-1", 1, S(0.5), null, null, null, false);
-            var state = new HostState(HostState.Kill, new Dictionary<string, string> { ["s1"] = "sess-1" }, _actions, [turn], _memory.Snapshot(), [], S(at), null, AuditPath, null, s_startedUtc);
+            var state = new HostState(HostState.Kill, new Dictionary<string, string> { ["s1"] = "sess-1" }, _actions, [turn], _memory.Snapshot(), [], S(at), null, AuditPath, timers, s_startedUtc);
             await _writer.SendStateAsync(state);
             await _writer.DisposeAsync();
             _file.Dispose();

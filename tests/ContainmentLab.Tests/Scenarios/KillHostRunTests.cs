@@ -89,6 +89,11 @@ public sealed class KillHostRunTests
         Assert.That(lines.Any(l => l.Contains("\"dir\":\"out\"", StringComparison.Ordinal) && l.Contains("words only the host can have sent", StringComparison.Ordinal)), Is.True, "the host's prompt line");
         Assert.That(lines.Any(l => l.Contains("\"dir\":\"in\"", StringComparison.Ordinal) && l.Contains("Hung build", StringComparison.Ordinal)), Is.True, "the agent's tool_call line");
         Assert.That(lines.Any(l => l.Contains("\"event\":\"ToolHangCanceled\"", StringComparison.Ordinal)), Is.True, "the host's event");
+
+        // And the host's raw tap, within the transcript's budget: the agent's bytes as the host's bridge read them.
+        var raw = lines.Where(l => l.Contains("\"dir\":\"tap\"", StringComparison.Ordinal) && l.Contains("\"from\":\"agent\"", StringComparison.Ordinal))
+            .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("bytes").GetBytesFromBase64());
+        Assert.That(System.Text.Encoding.UTF8.GetString([.. raw.SelectMany(b => b)]), Does.Contain("Hung build"), "the host's raw tap in the runner's transcript");
     }
 
     [Test]
@@ -162,6 +167,35 @@ public sealed class KillHostRunTests
                 Assert.That(GuaranteeChecks.Check(guarantee, log), Is.Null, guarantee);
             }
         });
+    }
+
+    [Test]
+    public async Task KillHost_AfterEveryTurnEnded_TheHostsTimerSampleReachesTheRunner(CancellationToken cancellationToken)
+    {
+        // kill_host waits for the very TurnEnded whose turn record completes just after: the host waits for it, samples
+        // the timers on its bridge's clock (still alive), and streams the sample with its state.
+        const string text = """
+            name: kill-host-after-the-turn
+            description: the host samples its timers before it is killed
+            agent:
+              script:
+                prompts:
+                  - steps:
+                      - tool: desktop.press
+                        arguments: { target: OK }
+            timeline:
+              - prompt: s1
+              - kill_host: true
+                after: { event: TurnEnded, session: s1 }
+            """;
+        await using var run = new HostProcessRun(Parse(text), Options);
+        var log = await run.ExecuteAsync(cancellationToken);
+
+        Assert.That(run.Problems, Is.Empty, () => string.Join('\n', run.Problems.Select(p => $"{p.Expectation}: {p.Detail}")));
+        Assert.That(log.Timers, Is.Not.Null, "sampled by the host before its state");
+        Assert.That(log.Timers!.At, Is.LessThanOrEqualTo(log.HostCutAt!.Value));
+        Assert.That(log.Timers.Armed.Where(o => o.StartsWith("ContainmentLab.Bridge.Watchdog", StringComparison.Ordinal)), Is.Empty, string.Join(", ", log.Timers.Armed));
+        Assert.That(GuaranteeChecks.Check("G4", log), Is.Null);
     }
 
     [Test]
