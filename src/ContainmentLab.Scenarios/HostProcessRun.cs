@@ -116,6 +116,10 @@ internal sealed class HostProcessRun : IAsyncDisposable
         var stdout = reaper.StandardOutput;
         CancellationTokenSource? drainBound = null;
         CancellationTokenSource? drain = null;
+
+        // After the kill, each line is replayed once the next one shows it whole: the SIGKILL may land while the host's
+        // writer is half-way through a line, and that torn last line is the kill's cut, not a damaged stream.
+        string? held = null;
         try
         {
             while (true)
@@ -124,7 +128,23 @@ internal sealed class HostProcessRun : IAsyncDisposable
                 var line = await stdout.ReadLineAsync(token).ConfigureAwait(false);
                 if (line is null)
                 {
+                    if (held is not null)
+                    {
+                        replay.Read(held, lastAfterKill: true);
+                    }
+
                     return; // end of file: the host is gone
+                }
+
+                if (drain is not null)
+                {
+                    if (held is not null)
+                    {
+                        replay.Read(held);
+                    }
+
+                    held = line;
+                    continue;
                 }
 
                 if (replay.Read(line) is { K: "state", State.Final: HostState.Kill } && run.KilledAt is null)

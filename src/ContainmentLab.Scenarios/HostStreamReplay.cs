@@ -47,12 +47,27 @@ internal sealed class HostStreamReplay : IDisposable
     public HostState? State { get; private set; }
 
     /// <summary>Reads one line of the stream; null (with a problem) when it is not a record the runner can use.</summary>
-    public HostRecord? Read(string line)
+    /// <param name="lastAfterKill">The host's last line, after its SIGKILL: one cut short there (not JSON) is where the kill cut the stream, no problem.</param>
+    public HostRecord? Read(string line, bool lastAfterKill = false)
     {
+        HostRecord? record;
         try
         {
-            var record = JsonSerializer.Deserialize<HostRecord>(line, HostStream.Options) ?? throw new JsonException("empty record");
-            Replay(record);
+            record = JsonSerializer.Deserialize<HostRecord>(line, HostStream.Options);
+        }
+        catch (JsonException) when (lastAfterKill)
+        {
+            return null;
+        }
+        catch (JsonException ex)
+        {
+            Problems.Add(new ExpectationFailure("host stream", null, $"a line the host wrote could not be read: {ex.Message}", line.Length > 300 ? line[..300] + "…" : line, null));
+            return null;
+        }
+
+        try
+        {
+            Replay(record ?? throw new JsonException("empty record"));
             return record;
         }
         catch (Exception ex) when (ex is JsonException or NotSupportedException or ArgumentException or IndexOutOfRangeException or InvalidOperationException)

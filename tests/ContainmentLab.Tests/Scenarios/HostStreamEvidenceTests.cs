@@ -84,6 +84,19 @@ public sealed class HostStreamEvidenceTests
     }
 
     [Test]
+    public void Read_ALastLineTheKillCutShort_IsTheCutNotAProblem()
+    {
+        // The SIGKILL landed while the host's writer was half-way through a line: the runner reads that torn line last.
+        using var replay = new HostStreamReplay(Fixture(KillTimeline), new BridgeOptions(), 0, null);
+        const string torn = "{\"k\":\"tap-end\",\"t\":8086732,\"b\":\"eyJqc29ucnBjIjoiMi4wIiwia";
+
+        Assert.That(replay.Read(torn, lastAfterKill: true), Is.Null);
+        Assert.That(replay.Problems, Is.Empty);
+        replay.Read(torn);
+        Assert.That(replay.Problems.Single().Detail, Does.StartWith("a line the host wrote could not be read"), "anywhere else it is a damaged stream");
+    }
+
+    [Test]
     public async Task G9_ARequestTheBridgeWasDoneWithLongBeforeTheKill_UnansweredInTheHostsTap_Fails()
     {
         // The host's view: the call completed, its turn ran on. The host's tap: no answer ever went to the agent.
