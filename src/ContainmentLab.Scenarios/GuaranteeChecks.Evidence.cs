@@ -57,7 +57,7 @@ internal static partial class GuaranteeChecks
     /// came (an answer twice, a result after interrupt, a line the bridge's reader went past — exact, from the order of
     /// the host's own stream); what is missing is excused only when it could have happened after this moment: a
     /// request the bridge was still handling then (per the audit file) or refused then, an ack or watchdog cancel due
-    /// after it, a tool call's terminal record the file need not hold yet (<see cref="OwedToTheFile"/>). A write call
+    /// after it, a tool call's terminal record the file need not hold yet (<see cref="FileDebt"/>). A write call
     /// with no return in the stream counts as not delivered, and the agent may have read lines the stream does not show
     /// written (<see cref="AccountAgrees"/>).
     /// </remarks>
@@ -288,7 +288,7 @@ internal static partial class GuaranteeChecks
     /// id, as the bridge keys them) has exactly one terminal record in the audit log read back from its file; no call in
     /// the file is dispatched and never ended. A request the bridge never read because it had stopped the agent first
     /// is not held against it (G9 says when that is allowed), nor, for kill_host, a terminal record the killed host's
-    /// file need not hold (<see cref="OwedToTheFile"/>); more than one is a violation whenever it is.
+    /// file need not hold (<see cref="FileDebt"/>); more than one is a violation whenever it is.
     /// </summary>
     private static string? NothingLost(RunLog log)
     {

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using ContainmentLab.Bridge;
-using ContainmentLab.Events;
 using ContainmentLab.Scenarios.Os;
 using ContainmentLab.Sweep;
 

@@ -70,7 +70,7 @@ internal sealed class HostStreamReplay : IDisposable
             Replay(record ?? throw new JsonException("empty record"));
             return record;
         }
-        catch (Exception ex) when (ex is JsonException or NotSupportedException or ArgumentException or IndexOutOfRangeException or InvalidOperationException)
+        catch (Exception ex) when (ex is JsonException or NotSupportedException or ArgumentException or IndexOutOfRangeException or InvalidOperationException or OverflowException)
         {
             Problems.Add(new ExpectationFailure("host stream", null, $"a line the host wrote could not be read: {ex.Message}", line.Length > 300 ? line[..300] + "…" : line, null));
             return null;
