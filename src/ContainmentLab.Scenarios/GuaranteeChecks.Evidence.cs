@@ -46,6 +46,24 @@ internal static partial class GuaranteeChecks
     private static string At(TimeSpan at) => TranscriptWriter.Seconds(at) + "s";
 
     /// <summary>
+    /// From when the evidence may lack what the bridge did — the moment the oracles count the run as stopped, for
+    /// their "still being handled when stopped" excuses. In-process: when the runner began stopping the bridge (the tap
+    /// then sees the rest). kill_host (<see cref="RunLog.HostCutAt"/>): the host's stream is whole up to the state it
+    /// sent, less <see cref="Tolerance"/> — a record the host stamped just before the state may have been queued just
+    /// after it (its thread preempted between the stamp and the queue) and be lost with the host.
+    /// </summary>
+    /// <remarks>
+    /// The rule for what the kill cut: everything in the evidence is judged as in an in-process run, whenever it
+    /// came (an answer twice, a result after interrupt, a line the bridge's reader went past — exact, from the order of
+    /// the host's own stream); what is missing is excused only when it could have happened after this moment: a
+    /// request the bridge was still handling then (per the audit file) or refused then, an ack or watchdog cancel due
+    /// after it, a tool call's terminal record the file need not hold yet (<see cref="FileDebt"/>). A write call
+    /// with no return in the stream counts as not delivered, and the agent may have read lines the stream does not show
+    /// written (<see cref="AccountAgrees"/>).
+    /// </remarks>
+    private static TimeSpan? EvidenceEnd(RunLog log) => log.HostCutAt is { } cut ? cut - Tolerance : log.StoppedAt;
+
+    /// <summary>
     /// G1 on the wire: every tool request (and permission request) of an interrupted session whose bytes the tap saw
     /// arrive after <c>interrupt</c>/<c>interrupt_all</c> returned got an error (a permission: <c>cancelled</c>), never a
     /// result. Causal, no tolerance: the tap stamps a read before the bridge parses it, and the action's return before
@@ -147,7 +165,7 @@ internal static partial class GuaranteeChecks
                     continue;
                 }
 
-                var ended = Earliest(connection.GaveUpAt, connection.AgentGoneAt, log.StoppedAt);
+                var ended = Earliest(connection.GaveUpAt, connection.AgentGoneAt, EvidenceEnd(log));
                 if (ended is { } end && end <= bound && (ack is null || end <= ack.At))
                 {
                     continue; // escalated (the bridge stopped the agent), the agent died, or the run was stopped — in time
@@ -214,7 +232,7 @@ internal static partial class GuaranteeChecks
                     continue;
                 }
 
-                if (watchdog.Enabled && (tool.End ?? log.StoppedAt ?? connection.EndedAt) is { } over && over > deadline + Tolerance)
+                if (watchdog.Enabled && (tool.End ?? EvidenceEnd(log) ?? connection.EndedAt) is { } over && over > deadline + Tolerance)
                 {
                     return $"G4: {name} was still running at {At(over)}, {Durations.Format(over - deadline)} past its deadline {At(deadline)} ({tool.Describe()}), and the watchdog never cancelled it";
                 }
@@ -269,7 +287,8 @@ internal static partial class GuaranteeChecks
     /// G8 on independent evidence: every tool call the tap saw the agent ask for (once per agent process and tool call
     /// id, as the bridge keys them) has exactly one terminal record in the audit log read back from its file; no call in
     /// the file is dispatched and never ended. A request the bridge never read because it had stopped the agent first
-    /// is not held against it (G9 says when that is allowed).
+    /// is not held against it (G9 says when that is allowed), nor, for kill_host, a terminal record the killed host's
+    /// file need not hold (<see cref="FileDebt"/>); more than one is a violation whenever it is.
     /// </summary>
     private static string? NothingLost(RunLog log)
     {
@@ -308,15 +327,22 @@ internal static partial class GuaranteeChecks
         var records = file.Where(r => r.SessionId is not null && r.ToolCallId is not null)
             .GroupBy(r => (r.SessionId!, r.ToolCallId!))
             .ToDictionary(g => g.Key, g => g.ToList());
+        var owed = new FileDebt(log, file);
         foreach (var (key, calls) in asked)
         {
             var kept = records.GetValueOrDefault(key) ?? [];
             var terminal = kept.Where(r => r.Kind.IsTerminal()).ToList();
             var (connection, request) = calls[Math.Min(terminal.Count, calls.Count - 1)];
             var call = $"tool call {key.ToolCallId} of session {log.NameOf(key.Session)} (request {request.Head.Id} '{request.Head.Method}'{ToolSuffix(request)}, agent {connection.Index} wire line {request.Number})";
+            if (terminal.Count < calls.Count && !owed.Owed(connection, request, out _))
+            {
+                continue; // cut by the kill: the host may have appended it and died before writing it to the OS
+            }
+
             if (terminal.Count < calls.Count)
             {
-                return $"G8: {call} has no terminal record in the audit file" + (calls.Count > 1 ? $" ({terminal.Count} for {calls.Count} calls by that id)" : string.Empty);
+                return $"G8: {call} has no terminal record in the audit file" + (calls.Count > 1 ? $" ({terminal.Count} for {calls.Count} calls by that id)" : string.Empty)
+                    + (owed.Owed(connection, request, out var why) && why is not null ? $"; {why}" : string.Empty);
             }
 
             if (terminal.Count > calls.Count)
@@ -330,7 +356,7 @@ internal static partial class GuaranteeChecks
         {
             var dispatched = kept.Count(r => r.Kind == AuditKind.Dispatched);
             var terminal = kept.Count(r => r.Kind.IsTerminal());
-            if (dispatched > terminal)
+            if (dispatched > terminal && (log.HostCutAt is null || (asked.GetValueOrDefault(key) is [.., var (connection, request)] && owed.Owed(connection, request, out _))))
             {
                 var first = kept.First(r => r.Kind == AuditKind.Dispatched);
                 return $"G8: tool call {key.Item2} of session {log.NameOf(key.Item1)} was dispatched (seq {first.Seq}) and never ended in the audit file";
@@ -338,6 +364,46 @@ internal static partial class GuaranteeChecks
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Which terminal records the audit file must hold. In-process, all: the runner reads it after the bridge was
+    /// disposed, which writes what is pending. A SIGKILLed host's file holds what the host wrote to the OS: its log in
+    /// sequence order up to its last write, each write carrying every record appended before it, and terminal records go
+    /// out only with the next write (a dispatch, an interrupt's flush). A terminal record is appended before its call's
+    /// answer is written; so it is owed when the tap saw that answer and the file holds a record appended more than
+    /// <see cref="Tolerance"/> after it (the margin is for a stamp and a clock read on two threads): that record was
+    /// appended later and written, so this one was written too. A call cut by the kill — still running, or ended with
+    /// its record still in the host's buffer — is not held against the file; G9 holds its answer against the tap.
+    /// </summary>
+    private sealed class FileDebt(RunLog log, IReadOnlyList<AuditRecord> file)
+    {
+        private readonly Dictionary<int, Dictionary<long, IReadOnlyList<TapLine>>> _answers = [];
+        private readonly TimeSpan? _lastWritten = file.Count == 0 ? null : file.Max(log.AtOf);
+
+        /// <param name="why">For kill_host, why the record was owed (the answer and the later record), for the message.</param>
+        public bool Owed(TapConnectionRecord connection, TapLine request, out string? why)
+        {
+            why = null;
+            if (log.HostCutAt is null)
+            {
+                return true;
+            }
+
+            if (!_answers.TryGetValue(connection.Index, out var answers))
+            {
+                answers = _answers[connection.Index] = connection.AnswersByRequest().ToDictionary(p => p.Request.Number, p => p.Answers);
+            }
+
+            if (answers.GetValueOrDefault(request.Number) is not [var answer, ..] || _lastWritten is not { } last || last <= answer.At + Tolerance)
+            {
+                return false;
+            }
+
+            var later = file.First(r => log.AtOf(r) == last);
+            why = $"the bridge answered it at {At(answer.At)} (line {answer.Number} to the agent), and the killed host's file holds seq {later.Seq} '{later.Kind.WireName()}', appended at {At(last)}, after it";
+            return true;
+        }
     }
 
     /// <summary>How the bridge keys a tool call in its audit log: the named session and the tool call id (<c>rpc-&lt;id&gt;</c> for ACP's fs and terminal methods).</summary>
@@ -442,7 +508,7 @@ internal static partial class GuaranteeChecks
             return null;
         }
 
-        var stopped = Earliest(connection.GaveUpAt, log.StoppedAt, log.Actions.Where(a => a.Action.Kind == ActionKind.Stop).Select(a => (TimeSpan?)a.At).FirstOrDefault());
+        var stopped = Earliest(connection.GaveUpAt, EvidenceEnd(log), log.Actions.Where(a => a.Action.Kind == ActionKind.Stop).Select(a => (TimeSpan?)a.At).FirstOrDefault());
         if (line.Complete)
         {
             return stopped is not null ? "the bridge stopped the agent before its reader got to the line" : null;
@@ -454,8 +520,10 @@ internal static partial class GuaranteeChecks
     /// <summary>G9 (2): each request in the tap got exactly one answer, unless the agent went first or the bridge stopped it while still handling the request.</summary>
     private static string? RequestsAnswered(TapConnectionRecord connection, RunLog log)
     {
-        var stopped = Earliest(connection.GaveUpAt, log.StoppedAt, log.Actions.Where(a => a.Action.Kind == ActionKind.Stop).Select(a => (TimeSpan?)a.At).FirstOrDefault());
-        var blockedSince = connection.ToAgent.Calls.Where(c => (c.End ?? TimeSpan.MaxValue) - c.Start > Tolerance).Select(c => (TimeSpan?)c.Start).FirstOrDefault();
+        var stopped = Earliest(connection.GaveUpAt, EvidenceEnd(log), log.Actions.Where(a => a.Action.Kind == ActionKind.Stop).Select(a => (TimeSpan?)a.At).FirstOrDefault());
+        // A write still under way: in-process, for good; for kill_host, at least until the host's cut (its return may be lost with the host).
+        var stillWriting = log.HostCutAt ?? TimeSpan.MaxValue;
+        var blockedSince = connection.ToAgent.Calls.Where(c => (c.End ?? stillWriting) - c.Start > Tolerance).Select(c => (TimeSpan?)c.Start).FirstOrDefault();
         foreach (var (request, answers) in connection.AnswersByRequest())
         {
             var what = $"the agent's request {request.Head.Id} ('{request.Head.Method}'{ToolSuffix(request)}, agent {connection.Index} wire line {request.Number}, read at {At(request.At)})";
@@ -487,7 +555,8 @@ internal static partial class GuaranteeChecks
             }
 
             return $"G9: {what} was never answered" + (handled is { } h && h != request.At ? $", though the bridge was done with it at {At(h)} (audit file)" : string.Empty)
-                + (stopped is { } s2 ? $"; the agent was stopped only at {At(s2)}" : string.Empty);
+                + (log.HostCutAt is { } cut ? $"; the host's stream is whole up to its kill_host at {At(cut)}"
+                    : stopped is { } s2 ? $"; the agent was stopped only at {At(s2)}" : string.Empty);
         }
 
         return null;
@@ -554,7 +623,7 @@ internal static partial class GuaranteeChecks
                 return $"G9: {who}: its request {sent.Id} ('{sent.Method}', line {sent.Line}) was answered {received} times";
             }
 
-            if (received == 0 && account.Exit?.Reason == "input ended" && tapAnswers.GetValueOrDefault(line.Number) is [var answer, ..] && !connection.ToAgent.Failed(answer))
+            if (received == 0 && account.Exit?.Reason == "input ended" && tapAnswers.GetValueOrDefault(line.Number) is [var answer, ..] && connection.ToAgent.Delivered(answer))
             {
                 return $"G9: {who}: the bridge wrote the answer to request {sent.Id} ('{sent.Method}', line {sent.Line}) at {At(answer.At)} (line {answer.Number} to the agent), and the agent read its stdin to the end without it";
             }
@@ -575,11 +644,13 @@ internal static partial class GuaranteeChecks
         if (exit.Reason == "input ended")
         {
             var toAgent = connection.ToAgent;
-            var delivered = toAgent.Lines.Count(l => l.Complete && !toAgent.Failed(l));
+            var delivered = toAgent.Lines.Count(l => l.Complete && toAgent.Delivered(l));
             var handed = toAgent.Lines.Count(l => l.Complete);
-            if (exit.LinesRead < delivered || exit.LinesRead > handed)
+
+            // A killed host went on writing after its cut: the agent may have read lines its stream never showed.
+            if (exit.LinesRead < delivered || (exit.LinesRead > handed && log.HostCutAt is null))
             {
-                return $"G9: {who} says it read {exit.LinesRead} lines to the end of its stdin; the tap saw the bridge write {delivered}" + (handed != delivered ? $" ({handed} with writes that failed)" : string.Empty);
+                return $"G9: {who} says it read {exit.LinesRead} lines to the end of its stdin; the tap saw the bridge write {delivered}" + (handed != delivered ? $" ({handed} with writes that failed or never returned)" : string.Empty);
             }
         }
 
@@ -644,7 +715,7 @@ internal static partial class GuaranteeChecks
 
         foreach (var tool in tools.Where(t => t.End is null))
         {
-            tool.End = Earliest(connection.EndedAt, log.StoppedAt);
+            tool.End = Earliest(connection.EndedAt, EvidenceEnd(log));
         }
 
         return tools;

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using ContainmentLab.Bridge;
-using ContainmentLab.Events;
 using ContainmentLab.Scenarios.Os;
 using ContainmentLab.Sweep;
 
@@ -11,10 +10,11 @@ namespace ContainmentLab.Scenarios;
 /// <summary>
 /// A <c>kill_host</c> fixture, the runner's side. The fixture runs in a host process of its own
 /// (<see cref="ScenarioHost"/>), started under a <see cref="ChildReaper"/>, and streams everything it sees
-/// (<see cref="HostStream"/>); the runner replays that into its own recorder — so transcript, report and oracles see the
-/// host's events, wire lines and actions at the host's times — and samples the reaper's whole tree from the OS. At
-/// <c>kill_host</c> the host says so, and the runner SIGKILLs it (the host alone, as a desktop app dies), runs the
-/// orphan sweep on its lease directory, and then checks that nothing of the tree outlived it (G7).
+/// (<see cref="HostStream"/>); the runner replays that (<see cref="HostStreamReplay"/>) into its own recorder — so
+/// transcript, report and oracles see the host's events, wire lines, actions and wire tap at the host's times — and
+/// samples the reaper's whole tree from the OS. At <c>kill_host</c> the host says so, and the runner SIGKILLs it (the
+/// host alone, as a desktop app dies), runs the orphan sweep on its lease directory, checks that nothing of the tree
+/// outlived it (G7), and reads back the agents' accounts and the audit file the host left on disk.
 /// </summary>
 /// <remarks>
 /// The runner's <see cref="ScenarioRunOptions.TimeProvider"/> does not apply: two processes share only the OS's
@@ -34,10 +34,8 @@ internal sealed class HostProcessRun : IAsyncDisposable
     private readonly string _workDirectory;
     private readonly ScenarioRun _template;
     private readonly long _epoch;
-    private readonly HostClock _clock;
-    private readonly RunRecorder _recorder;
     private readonly StringBuilder _stderr = new();
-    private readonly Dictionary<int, TimeSpan> _actionTimes = [];
+    private HostStreamReplay? _replay;
 
     public HostProcessRun(Fixture fixture, ScenarioRunOptions options)
     {
@@ -46,12 +44,11 @@ internal sealed class HostProcessRun : IAsyncDisposable
         _workDirectory = Directory.CreateTempSubdirectory("containmentlab-fixture-").FullName;
         _template = new ScenarioRun(fixture, options with { TranscriptPath = null, WorkDirectory = _workDirectory, Epoch = null, HostStream = null });
         _epoch = _time.GetTimestamp();
-        _clock = new HostClock(_epoch);
-        _recorder = new RunRecorder(_clock, options.TranscriptPath);
     }
 
     public BridgeOptions BridgeOptions => _template.BridgeOptions;
 
+    /// <summary>What went wrong running the fixture (the host's own problems and the stream's among them, once the run ended).</summary>
     public List<ExpectationFailure> Problems { get; } = [];
 
     public TimeSpan Duration { get; private set; }
@@ -74,11 +71,12 @@ internal sealed class HostProcessRun : IAsyncDisposable
 
         using var reaper = Process.Start(info) ?? throw new InvalidOperationException($"could not start {_options.HostPath}");
         using var os = RunProcessWatch.ForReaper(reaper.Id, () => Now, _time)!;
+        var replay = _replay = new HostStreamReplay(_fixture, BridgeOptions, _epoch, _options.TranscriptPath) { Tag = os.Sampler.Tag };
         var stderr = ReadStderrAsync(reaper.StandardError);
         var run = new HostRun();
         try
         {
-            await ReadStreamAsync(reaper, os, run, token).ConfigureAwait(false);
+            await ReadStreamAsync(reaper, os, replay, run, token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -91,7 +89,7 @@ internal sealed class HostProcessRun : IAsyncDisposable
         {
             sweep = await SweepAfterKillAsync(killedAt, CancellationToken.None).ConfigureAwait(false);
         }
-        else if (run.State is null)
+        else if (replay.State is null)
         {
             Problems.Add(new ExpectationFailure("host", null, "the host process ended before it reached kill_host or reported how its run stood", Tail(), null));
         }
@@ -105,14 +103,22 @@ internal sealed class HostProcessRun : IAsyncDisposable
         var evidence = await os.FinishAsync(ct => EndReaperAsync(reaper, ct), CancellationToken.None).ConfigureAwait(false);
         await stderr.ConfigureAwait(false);
         Duration = Now;
-        return BuildLog(run, sweep, evidence);
+
+        // Built after the tree is gone: the agents' accounts and the audit file are read back from disk, finished.
+        var log = replay.Build(run.KilledAt, run.KillTook, sweep, evidence);
+        Problems.InsertRange(0, replay.Problems);
+        return log;
     }
 
-    private async Task ReadStreamAsync(Process reaper, RunProcessWatch os, HostRun run, CancellationToken cancellationToken)
+    private async Task ReadStreamAsync(Process reaper, RunProcessWatch os, HostStreamReplay replay, HostRun run, CancellationToken cancellationToken)
     {
         var stdout = reaper.StandardOutput;
         CancellationTokenSource? drainBound = null;
         CancellationTokenSource? drain = null;
+
+        // After the kill, each line is replayed once the next one shows it whole: the SIGKILL may land while the host's
+        // writer is half-way through a line, and that torn last line is the kill's cut, not a damaged stream.
+        string? held = null;
         try
         {
             while (true)
@@ -121,24 +127,28 @@ internal sealed class HostProcessRun : IAsyncDisposable
                 var line = await stdout.ReadLineAsync(token).ConfigureAwait(false);
                 if (line is null)
                 {
+                    if (held is not null)
+                    {
+                        replay.Read(held, lastAfterKill: true);
+                    }
+
                     return; // end of file: the host is gone
                 }
 
-                HostRecord record;
-                try
+                if (drain is not null)
                 {
-                    record = JsonSerializer.Deserialize<HostRecord>(line, HostStream.Options) ?? throw new JsonException("empty record");
-                    Replay(record, os, run);
-                }
-                catch (Exception ex) when (ex is JsonException or NotSupportedException or ArgumentException or IndexOutOfRangeException)
-                {
-                    Problems.Add(new ExpectationFailure("host stream", null, $"a line the host wrote could not be read: {ex.Message}", line.Length > 300 ? line[..300] + "…" : line, null));
+                    if (held is not null)
+                    {
+                        replay.Read(held);
+                    }
+
+                    held = line;
                     continue;
                 }
 
-                if (record is { K: "state", State.Final: HostState.Kill } && run.KilledAt is null)
+                if (replay.Read(line) is { K: "state", State.Final: HostState.Kill } && run.KilledAt is null)
                 {
-                    await KillHostAsync(os, run, cancellationToken).ConfigureAwait(false);
+                    await KillHostAsync(os, replay.HostPid, run, cancellationToken).ConfigureAwait(false);
 
                     // What the host wrote before it died is still in the pipe: read it to end of file, bounded.
                     drainBound = new CancellationTokenSource(s_drainBound, _time);
@@ -157,50 +167,10 @@ internal sealed class HostProcessRun : IAsyncDisposable
         }
     }
 
-    private void Replay(HostRecord record, RunProcessWatch os, HostRun run)
-    {
-        var at = TimeSpan.FromTicks(record.T ?? 0);
-        _clock.Set(_epoch, at);
-        switch (record.K)
-        {
-            case "hello":
-                run.HostPid = record.Pid;
-                os.Sampler.Tag(record.Pid!.Value, ProcessRole.Host);
-                break;
-            case "event":
-                var containmentEvent = HostStream.DecodeEvent(record);
-                _recorder.OnEvent(containmentEvent);
-                if (containmentEvent is AgentStarted { ProcessId: { } agentPid })
-                {
-                    os.Sampler.Tag(agentPid, ProcessRole.Agent);
-                }
-
-                break;
-            case "in":
-                _recorder.Received(record.N ?? 0, record.B ?? []);
-                break;
-            case "out":
-                _recorder.Sent(record.B ?? []);
-                break;
-            case "action":
-                var index = record.I ?? -1;
-                _actionTimes[index] = at;
-                _recorder.OnAction(_fixture.Timeline[index], record.Session, at);
-                break;
-            case "state":
-                run.State = record.State;
-                break;
-            case "unencodable":
-                throw new JsonException($"the host could not encode an event: {record.Type}");
-            default:
-                throw new JsonException($"unknown record kind '{record.K}'");
-        }
-    }
-
     /// <summary>SIGKILL of the host alone — its agent, terminals and their descendants become orphans (of the reaper) — then waits for its death.</summary>
-    private async Task KillHostAsync(RunProcessWatch os, HostRun run, CancellationToken cancellationToken)
+    private async Task KillHostAsync(RunProcessWatch os, int? hostPid, HostRun run, CancellationToken cancellationToken)
     {
-        if (run.HostPid is not { } pid || os.Sampler.Snapshot().LastOrDefault(p => p.Pid == pid && p.Role == ProcessRole.Host) is not { } host)
+        if (hostPid is not { } pid || os.Sampler.Snapshot().LastOrDefault(p => p.Pid == pid && p.Role == ProcessRole.Host) is not { } host)
         {
             Problems.Add(new ExpectationFailure("timeline: kill_host", null, "the host asked to be killed, but its process was never seen below the reaper", null, null));
             return;
@@ -259,58 +229,6 @@ internal sealed class HostProcessRun : IAsyncDisposable
         }
     }
 
-    private RunLog BuildLog(HostRun run, KillHostRecord? sweep, OsEvidence evidence)
-    {
-        var state = run.State;
-        Problems.AddRange(state?.Problems ?? []);
-        var actions = (state?.Actions ?? []).Select(a => new ActionRecord(_fixture.Timeline[a.Index], a.SessionId, a.At, a.Took, a.Error)).ToList();
-        var killIndex = _fixture.Timeline.ToList().FindIndex(a => a.Kind == ActionKind.KillHost);
-        if (run.KilledAt is { } killedAt && _actionTimes.TryGetValue(killIndex, out var requested))
-        {
-            actions.Add(new ActionRecord(_fixture.Timeline[killIndex], null, requested, killedAt + run.KillTook - requested, null));
-        }
-
-        var turns = (state?.Turns ?? []).Select(t => t.ToRecord()).ToList();
-        var events = _recorder.Events;
-        foreach (var turn in turns.Where(t => t.EndedAt is null && !t.PendingAtBound && run.KilledAt is not null))
-        {
-            // The state was taken when kill_host ran; a turn whose TurnEnded the host published just before (say the
-            // very event kill_host waited for) may not have had its record completed yet. Its events tell how it ended.
-            if (EndedByEvent(events, turn) is { } ended)
-            {
-                turn.EndedAt = ended.At;
-                turn.Outcome = ((TurnEnded)ended.Event).Outcome;
-            }
-            else
-            {
-                turn.EndedAt = run.KilledAt;
-                turn.CutByKillHost = true;
-            }
-        }
-
-        return new RunLog(
-            _fixture,
-            BridgeOptions,
-            new Dictionary<string, string>(state?.Ids ?? new Dictionary<string, string>(), StringComparer.Ordinal),
-            _recorder.Events,
-            actions,
-            turns,
-            state?.Audit ?? [],
-            _recorder.ToolActivity,
-            sweep)
-        {
-            Os = evidence,
-            StartedUtc = _recorder.StartedUtc,
-        };
-    }
-
-    /// <summary>The TurnEnded of the turn: the first one in its session after its TurnStarted (a session runs one turn at a time).</summary>
-    private static RecordedEvent? EndedByEvent(IReadOnlyList<RecordedEvent> events, TurnRecord turn)
-    {
-        var started = events.FirstOrDefault(e => e.Event is TurnStarted s && s.Id == turn.SessionId && s.Turn == turn.Number);
-        return started is null ? null : events.FirstOrDefault(e => e.At >= started.At && e.Event is TurnEnded ended && ended.Id == turn.SessionId);
-    }
-
     private async Task ReadStderrAsync(StreamReader stderr)
     {
         var buffer = new char[4096];
@@ -338,7 +256,7 @@ internal sealed class HostProcessRun : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _recorder.Dispose();
+        _replay?.Dispose();
         await _template.DisposeAsync().ConfigureAwait(false);
         try
         {
@@ -350,13 +268,9 @@ internal sealed class HostProcessRun : IAsyncDisposable
         }
     }
 
-    /// <summary>What the stream said about the host's run.</summary>
+    /// <summary>When the runner killed the host, and how long its death took.</summary>
     private sealed class HostRun
     {
-        public int? HostPid { get; set; }
-
-        public HostState? State { get; set; }
-
         public TimeSpan? KilledAt { get; set; }
 
         public TimeSpan KillTook { get; set; }

@@ -35,7 +35,7 @@ internal sealed class TurnRecord(string session, string sessionId, int number, T
 
     public bool Ended => EndedAt is not null && !PendingAtBound;
 
-    /// <summary>kill_host SIGKILLed the host while the turn ran (<see cref="EndedAt"/> is then the kill): nobody's turn to end.</summary>
+    /// <summary>kill_host SIGKILLed the host while the turn ran (<see cref="EndedAt"/> is then the host's death as the runner saw it): nobody's turn to end.</summary>
     public bool CutByKillHost { get; set; }
 
     public override string ToString() =>
@@ -63,8 +63,8 @@ internal sealed record RunLog(
 {
     /// <summary>
     /// The runner's wire tap, one record per agent process the bridge started: the raw lines both ways, the bridge's
-    /// own wire line numbers beside them, the stops it asked for and the process's exit. Empty when the bridge ran
-    /// elsewhere (kill_host). The evidence of G1, G3, G4, G8 and G9.
+    /// own wire line numbers beside them, the stops it asked for and the process's exit. For kill_host, the host's tap
+    /// as it streamed it (rebuilt by <see cref="TapReplay"/>), up to the kill. The evidence of G1, G3, G4, G8 and G9.
     /// </summary>
     public IReadOnlyList<TapConnectionRecord> Wire { get; init; } = [];
 
@@ -80,8 +80,25 @@ internal sealed record RunLog(
     /// <summary>The timers armed on the bridge's clock once every turn had ended, before the bridge stopped (G4); null when not sampled.</summary>
     public TimerSample? Timers { get; init; }
 
-    /// <summary>When the runner began stopping the bridge (after the timeline and the turns).</summary>
+    /// <summary>When the runner began stopping the bridge (after the timeline and the turns); for kill_host, <see cref="HostCutAt"/>.</summary>
     public TimeSpan? StoppedAt { get; init; }
+
+    /// <summary>
+    /// kill_host only: when the host sent its state and asked to be killed. Everything the host recorded before is in
+    /// its stream ahead of the state, and the runner kills only once it has read the state, so the evidence streamed
+    /// from the host (its tap, events, wire lines) is whole up to here; after it the host ran on until the SIGKILL, and
+    /// what it saw then reached the runner in part or not at all. The agents' accounts and the audit file are read from
+    /// disk after the kill and hold more. The oracles' rule for what the kill cut (GuaranteeChecks.EvidenceEnd and the
+    /// checks that use it): everything that is in the evidence is judged as in-process — a second answer, a result after
+    /// an interrupt, a line the bridge's reader went past, a deadline missed before the cut; what is missing is excused
+    /// only when it could have come after the cut less <see cref="GuaranteeChecks.Tolerance"/> — a request still being
+    /// handled then (per the audit file) or refused then, an ack or watchdog cancel not yet due, a write call with no
+    /// return in the stream (counted as not delivered), lines the agent read that the stream does not show written. A
+    /// SIGKILLed host's audit file holds what it wrote to the OS, a prefix of its log in sequence order: a tool call's
+    /// terminal record is owed to the file only when the tap saw its answer and the file holds a record appended more
+    /// than the tolerance after that answer (a terminal record is appended before its answer is written).
+    /// </summary>
+    public TimeSpan? HostCutAt { get; init; }
 
     /// <summary>The run's start on the bridge's wall clock: audit records (UTC) are placed on the run's timeline from it.</summary>
     public DateTimeOffset StartedUtc { get; init; }

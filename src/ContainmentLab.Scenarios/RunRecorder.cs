@@ -22,17 +22,19 @@ internal sealed class RunRecorder : IWireTap, IDisposable
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <param name="startTimestamp">The run's start on <paramref name="time"/>, when it began before this recorder (a kill_host host runs on its runner's clock).</param>
-    public RunRecorder(TimeProvider time, string? transcriptPath, long? startTimestamp = null)
+    /// <param name="observer">Sees what the recorder and its wire tap see, as it comes (a kill_host host streams it to its runner).</param>
+    public RunRecorder(TimeProvider time, string? transcriptPath, long? startTimestamp = null, IRunObserver? observer = null)
     {
         _time = time;
         _start = startTimestamp ?? time.GetTimestamp();
         StartedUtc = time.GetUtcNow() - time.GetElapsedTime(_start);
         _transcript = transcriptPath is null ? null : new TranscriptWriter(transcriptPath);
-        Wire = new WireTap(() => Elapsed, _transcript);
+        Observer = observer;
+        Wire = new WireTap(() => Elapsed, _transcript, observer);
     }
 
     /// <summary>Sees what the recorder sees, as it comes (a kill_host host streams it to its runner).</summary>
-    public IRunObserver? Observer { get; init; }
+    public IRunObserver? Observer { get; }
 
     public TimeSpan Elapsed => _time.GetElapsedTime(_start);
 
@@ -89,9 +91,9 @@ internal sealed class RunRecorder : IWireTap, IDisposable
     public void Received(long lineNumber, ReadOnlySpan<byte> line)
     {
         var at = Elapsed;
-        Observer?.OnReceived(at, lineNumber, line);
+        var connection = Wire.OnBridgeRead(lineNumber, line);
+        Observer?.OnReceived(at, connection, lineNumber, line);
         _transcript?.WriteLine(at, "in", line);
-        Wire.OnBridgeRead(lineNumber, line);
 
         // Activity of an agent-side tool (G4): a session/update about a tool call. Cheap pre-check, then parse.
         if (line.IndexOf("tool_call_update"u8) < 0)

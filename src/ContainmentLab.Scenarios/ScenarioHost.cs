@@ -13,7 +13,8 @@ namespace ContainmentLab.Scenarios;
 /// </summary>
 /// <remarks>
 /// Arguments: <c>--fixture FILE.json --work-dir DIR --fake-agent PATH --epoch TICKS --run-timeout SECONDS
-/// --turn-wait SECONDS</c>. The fixture comes as JSON (a loaded <see cref="Fixture"/>: fixtures built in memory run
+/// --turn-wait SECONDS [--raw-budget BYTES]</c> (how many raw tap bytes to stream, for the runner's transcript; default
+/// none). The fixture comes as JSON (a loaded <see cref="Fixture"/>: fixtures built in memory run
 /// too); the work directory is the runner's, so the sandbox, the lease directory and the inline script are where the
 /// runner looks; the epoch is the runner's start on the monotonic clock both processes share.
 /// </remarks>
@@ -28,7 +29,7 @@ public static class ScenarioHost
         ArgumentNullException.ThrowIfNull(stderr);
         if (Parse(args) is not { } arguments)
         {
-            await stderr.WriteLineAsync($"usage: {Verb} --fixture FILE.json --work-dir DIR --fake-agent PATH --epoch TICKS --run-timeout SECONDS --turn-wait SECONDS").ConfigureAwait(false);
+            await stderr.WriteLineAsync($"usage: {Verb} --fixture FILE.json --work-dir DIR --fake-agent PATH --epoch TICKS --run-timeout SECONDS --turn-wait SECONDS [--raw-budget BYTES]").ConfigureAwait(false);
             return 2;
         }
 
@@ -46,7 +47,7 @@ public static class ScenarioHost
 
         using var lifeline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         _ = CancelWhenStdinClosesAsync(lifeline);
-        await using var stream = new HostStreamWriter(stdout, fixture);
+        await using var stream = new HostStreamWriter(stdout, fixture, arguments.RawBudget);
         stream.Hello(Environment.ProcessId);
         var options = new ScenarioRunOptions
         {
@@ -69,7 +70,7 @@ public static class ScenarioHost
         }
 
         // The timeline ended without reaching kill_host (an after: that never held, a failed start): say how it stood.
-        await stream.SendStateAsync(HostState.From(HostState.End, log, run.Problems), lifeline.Token).ConfigureAwait(false);
+        await stream.SendStateAsync(HostState.From(HostState.End, log, run.Problems, run.Duration), lifeline.Token).ConfigureAwait(false);
         return 0;
     }
 
@@ -106,8 +107,19 @@ public static class ScenarioHost
             && values.TryGetValue("--epoch", out var epochText) && long.TryParse(epochText, NumberStyles.None, CultureInfo.InvariantCulture, out var epoch)
             && values.TryGetValue("--run-timeout", out var runText) && double.TryParse(runText, NumberStyles.Float, CultureInfo.InvariantCulture, out var run)
             && values.TryGetValue("--turn-wait", out var waitText) && double.TryParse(waitText, NumberStyles.Float, CultureInfo.InvariantCulture, out var wait)
-            ? new Arguments(fixture, work, fakeAgent, epoch, TimeSpan.FromSeconds(run), TimeSpan.FromSeconds(wait))
+            && RawBudget(values) is { } raw
+            ? new Arguments(fixture, work, fakeAgent, epoch, TimeSpan.FromSeconds(run), TimeSpan.FromSeconds(wait), raw)
             : null;
+    }
+
+    private static long? RawBudget(Dictionary<string, string> values)
+    {
+        if (!values.TryGetValue("--raw-budget", out var text))
+        {
+            return 0;
+        }
+
+        return long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var budget) ? budget : null;
     }
 
     /// <summary>The runner's side of the same arguments.</summary>
@@ -120,7 +132,8 @@ public static class ScenarioHost
         "--epoch", epoch.ToString(CultureInfo.InvariantCulture),
         "--run-timeout", options.RunTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture),
         "--turn-wait", options.TurnWait.TotalSeconds.ToString(CultureInfo.InvariantCulture),
+        "--raw-budget", (options.TranscriptPath is null ? 0 : Evidence.WireTap.TranscriptBudget).ToString(CultureInfo.InvariantCulture),
     ];
 
-    private sealed record Arguments(string FixturePath, string WorkDirectory, string FakeAgentPath, long Epoch, TimeSpan RunTimeout, TimeSpan TurnWait);
+    private sealed record Arguments(string FixturePath, string WorkDirectory, string FakeAgentPath, long Epoch, TimeSpan RunTimeout, TimeSpan TurnWait, long RawBudget);
 }

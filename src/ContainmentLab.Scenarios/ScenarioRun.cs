@@ -33,7 +33,7 @@ internal sealed class ScenarioRun : IAsyncDisposable
         _options = options;
         _time = options.TimeProvider;
         _workDirectory = options.WorkDirectory ?? Directory.CreateTempSubdirectory("containmentlab-fixture-").FullName;
-        _recorder = new RunRecorder(_time, options.TranscriptPath, options.Epoch) { Observer = options.HostStream };
+        _recorder = new RunRecorder(_time, options.TranscriptPath, options.Epoch, options.HostStream);
         _bridgeTime = new CountingTimeProvider(_time);
         BridgeOptions = BuildOptions();
     }
@@ -136,6 +136,42 @@ internal sealed class ScenarioRun : IAsyncDisposable
         _timers = new TimerSample(_recorder.Elapsed, _bridgeTime.Armed());
     }
 
+    /// <summary>
+    /// Before kill_host's timer sample: a turn whose <c>TurnEnded</c> the bridge has published (say the very event
+    /// kill_host waited for) completes its record only once its <c>PromptAsync</c> returns, just after. Those are
+    /// awaited (bounded); if any turn has no <c>TurnEnded</c> yet, nothing is: it is still running, and no sample is taken.
+    /// </summary>
+    private async Task SettleEndedTurnsAsync(CancellationToken cancellationToken)
+    {
+        var events = _recorder.Events;
+        var ending = new List<Task>();
+        for (var i = 0; i < _turns.Count; i++)
+        {
+            var turn = _turns[i];
+            if (turn.Ended)
+            {
+                continue;
+            }
+
+            var started = events.FirstOrDefault(e => e.Event is TurnStarted s && s.Id == turn.SessionId && s.Turn == turn.Number);
+            if (started is null || !events.Any(e => e.At >= started.At && e.Event is TurnEnded ended && ended.Id == turn.SessionId))
+            {
+                return;
+            }
+
+            ending.Add(_turnTasks[i]);
+        }
+
+        try
+        {
+            await Task.WhenAll(ending).WaitAsync(TimeSpan.FromSeconds(5), _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Then the sample is skipped: a turn not ended.
+        }
+    }
+
     /// <summary>The audit log as the bridge left it on disk (G8 reads the file, not the bridge's memory).</summary>
     private (IReadOnlyList<AuditRecord>? Records, string? Error) ReadAuditFile()
     {
@@ -154,7 +190,8 @@ internal sealed class ScenarioRun : IAsyncDisposable
         }
     }
 
-    private static Dictionary<int, AgentAccountRecord> ReadAccounts(IReadOnlyList<TapConnectionRecord> wire)
+    /// <summary>Each agent process's own account, read back from its file (a killed agent's too: it is written as it goes).</summary>
+    internal static Dictionary<int, AgentAccountRecord> ReadAccounts(IReadOnlyList<TapConnectionRecord> wire)
     {
         var accounts = new Dictionary<int, AgentAccountRecord>();
         foreach (var connection in wire)
@@ -248,8 +285,12 @@ internal sealed class ScenarioRun : IAsyncDisposable
                     _ids[action.Session!] = sessionId;
                     break;
                 case ActionKind.KillHost when _options.HostStream is { } host:
-                    // This is a kill_host host process: the runner is told, and SIGKILLs it; this call never returns.
-                    await host.KillRequestedAsync(Snapshot(), Problems, cancellationToken).ConfigureAwait(false);
+                    // This is a kill_host host process: the runner is told, and SIGKILLs it; this call never returns. The
+                    // timers are sampled first, when every turn has ended (G4's leak check needs the bridge alive).
+                    await SettleEndedTurnsAsync(cancellationToken).ConfigureAwait(false);
+                    await SampleTimersAsync(cancellationToken).ConfigureAwait(false);
+                    var snapshot = Snapshot();
+                    await host.KillRequestedAsync(snapshot, Problems, _recorder.Elapsed, cancellationToken).ConfigureAwait(false);
                     break;
                 default:
                     error = "kill_host needs the bridge in a host process of its own; this run has it in-process";

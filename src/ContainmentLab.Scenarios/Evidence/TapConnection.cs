@@ -4,11 +4,13 @@ namespace ContainmentLab.Scenarios.Evidence;
 
 /// <summary>
 /// One agent process the bridge started (1 for the first, 2 after a restart, …): its two tapped pipes, what the bridge
-/// said it read (its wire line numbers), the stops the bridge asked for, and the process's exit.
+/// said it read (its wire line numbers), the stops the bridge asked for, and the process's exit. An
+/// <see cref="ITapObserver"/> sees all of it as it is recorded (the bridge's reads through the recorder's "in" lines).
 /// </summary>
-internal sealed class TapConnection(int index, TimeSpan startedAt, string? accountPath)
+internal sealed class TapConnection
 {
     private readonly Lock _lock = new();
+    private readonly ITapObserver? _observer;
     private readonly Dictionary<long, BridgeRead> _bridgeReads = [];
     private TimeSpan? _gaveUpAt;
     private string? _gaveUpHow;
@@ -16,22 +18,34 @@ internal sealed class TapConnection(int index, TimeSpan startedAt, string? accou
     private AgentExit? _exit;
     private int? _processId;
 
-    public int Index { get; } = index;
+    public TapConnection(int index, TimeSpan startedAt, string? accountPath, ITapObserver? observer = null)
+    {
+        Index = index;
+        StartedAt = startedAt;
+        AccountPath = accountPath;
+        _observer = observer;
+        FromAgent = new TapStream(index, TapDirection.FromAgent, observer);
+        ToAgent = new TapStream(index, TapDirection.ToAgent, observer);
+        observer?.OnTapOpened(index, startedAt, accountPath);
+    }
 
-    public TimeSpan StartedAt { get; } = startedAt;
+    public int Index { get; }
+
+    public TimeSpan StartedAt { get; }
 
     /// <summary>Where the fake agent writes its own account (null: not a fake-agent script, no account).</summary>
-    public string? AccountPath { get; } = accountPath;
+    public string? AccountPath { get; }
 
-    public TapStream FromAgent { get; } = new(index, TapDirection.FromAgent);
+    public TapStream FromAgent { get; }
 
-    public TapStream ToAgent { get; } = new(index, TapDirection.ToAgent);
+    public TapStream ToAgent { get; }
 
     public void SetProcessId(int? pid)
     {
         lock (_lock)
         {
             _processId = pid;
+            _observer?.OnTapProcessId(Index, pid);
         }
     }
 
@@ -57,6 +71,7 @@ internal sealed class TapConnection(int index, TimeSpan startedAt, string? accou
             {
                 _gaveUpAt = at;
                 _gaveUpHow = how;
+                _observer?.OnGaveUp(Index, at, how);
             }
         }
     }
@@ -65,6 +80,11 @@ internal sealed class TapConnection(int index, TimeSpan startedAt, string? accou
     {
         lock (_lock)
         {
+            if (_exitedAt is null)
+            {
+                _observer?.OnExited(Index, at, exit);
+            }
+
             _exitedAt ??= at;
             _exit ??= exit;
         }

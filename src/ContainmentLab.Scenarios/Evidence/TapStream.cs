@@ -3,8 +3,9 @@ namespace ContainmentLab.Scenarios.Evidence;
 /// <summary>
 /// One direction of one connection: every chunk the bridge read or wrote, split into lines by a trivial splitter. Only a
 /// bounded head of each line is kept (with its length and hash), so a gigabyte line costs <see cref="HeadBytes"/>.
+/// An <see cref="ITapObserver"/> sees each call and line as it is recorded (a kill_host host streams them to its runner).
 /// </summary>
-internal sealed class TapStream(int connection, TapDirection direction)
+internal sealed class TapStream(int connection, TapDirection direction, ITapObserver? observer = null)
 {
     public const int HeadBytes = 16 * 1024;
     private const ulong FnvOffset = 14695981039346656037;
@@ -33,6 +34,7 @@ internal sealed class TapStream(int connection, TapDirection direction)
         lock (_lock)
         {
             _calls.Add(new TapCall(_calls.Count + 1, at, null, 0, false));
+            observer?.OnCallBegan(Connection, Direction, _calls.Count, at);
             return _calls.Count;
         }
     }
@@ -47,6 +49,7 @@ internal sealed class TapStream(int connection, TapDirection direction)
         {
             var call = _calls[index - 1];
             _calls[index - 1] = call with { End = at, Bytes = Direction == TapDirection.FromAgent ? bytes.Length : call.Bytes, Failed = failed };
+            observer?.OnCallEnded(Connection, Direction, index, at, Direction == TapDirection.FromAgent ? bytes : default, failed);
             if (Direction == TapDirection.FromAgent && !failed)
             {
                 if (bytes.IsEmpty)
@@ -67,6 +70,7 @@ internal sealed class TapStream(int connection, TapDirection direction)
         lock (_lock)
         {
             _calls[index - 1] = _calls[index - 1] with { Bytes = bytes.Length };
+            observer?.OnCallWritten(Connection, Direction, index, at, bytes);
             Append(index, at, bytes);
         }
     }
@@ -93,6 +97,8 @@ internal sealed class TapStream(int connection, TapDirection direction)
 
                 Finish(_calls.Count, at, complete: false);
             }
+
+            observer?.OnEndOfStream(Connection, Direction, at);
         }
     }
 
@@ -162,7 +168,9 @@ internal sealed class TapStream(int connection, TapDirection direction)
     private void Finish(int chunk, TimeSpan at, bool complete)
     {
         var head = _head.AsSpan(0, _headLength);
-        _lines.Add(new TapLine(Connection, Direction, _lines.Count + 1, _startedAt, at, _length, _hash, complete, chunk, LineHead.Read(head, whole: _length <= HeadBytes)));
+        var line = new TapLine(Connection, Direction, _lines.Count + 1, _startedAt, at, _length, _hash, complete, chunk, LineHead.Read(head, whole: _length <= HeadBytes));
+        _lines.Add(line);
+        observer?.OnLine(line, head);
         _headLength = 0;
         _length = 0;
         _hash = FnvOffset;

@@ -9,6 +9,9 @@ internal sealed record TapStreamRecord(int Connection, TapDirection Direction, I
     /// <summary>The first call that began after call <paramref name="index"/> (the bridge asked for more), or null.</summary>
     public TapCall? CallAfter(int index) => index < Calls.Count ? Calls[index] : null;
 
-    /// <summary>Whether the write call that carried the line failed (the bytes may not have reached the agent).</summary>
-    public bool Failed(TapLine line) => line.Chunk >= 1 && line.Chunk <= Calls.Count && Calls[line.Chunk - 1].Failed;
+    /// <summary>
+    /// Whether the write call that carried the line returned without failing: its bytes reached the pipe. One that
+    /// failed, or never returned (still blocked, or its return lost with a killed host), may not have.
+    /// </summary>
+    public bool Delivered(TapLine line) => line.Chunk >= 1 && line.Chunk <= Calls.Count && Calls[line.Chunk - 1] is { End: not null, Failed: false };
 }

@@ -20,14 +20,17 @@ internal sealed class WireTap : IRawSink
 
     private readonly Func<TimeSpan> _clock;
     private readonly TranscriptWriter? _transcript;
+    private readonly ITapObserver? _observer;
     private readonly Lock _lock = new();
     private readonly List<TapConnection> _connections = [];
     private long _transcribed;
 
-    public WireTap(Func<TimeSpan> clock, TranscriptWriter? transcript = null)
+    /// <param name="observer">Sees everything the tap records (a kill_host host streams it to its runner).</param>
+    public WireTap(Func<TimeSpan> clock, TranscriptWriter? transcript = null, ITapObserver? observer = null)
     {
         _clock = clock;
         _transcript = transcript;
+        _observer = observer;
     }
 
     /// <summary>Starts the next agent with <paramref name="start"/> (given the connection's index) and taps it.</summary>
@@ -37,7 +40,7 @@ internal sealed class WireTap : IRawSink
         lock (_lock)
         {
             var index = _connections.Count + 1;
-            connection = new TapConnection(index, _clock(), accountPath(index));
+            connection = new TapConnection(index, _clock(), accountPath(index), _observer);
             _connections.Add(connection);
         }
 
@@ -47,8 +50,8 @@ internal sealed class WireTap : IRawSink
         return new TappedTransport(inner, connection, _clock, _transcript is null ? null : this);
     }
 
-    /// <summary>The bridge's reader handed on a wire line (called from its <see cref="IWireTap.Received"/>).</summary>
-    public void OnBridgeRead(long lineNumber, ReadOnlySpan<byte> line)
+    /// <summary>The bridge's reader handed on a wire line (called from its <see cref="IWireTap.Received"/>); returns the connection it was counted to.</summary>
+    public int? OnBridgeRead(long lineNumber, ReadOnlySpan<byte> line)
     {
         var connection = s_current.Value;
         if (connection is null)
@@ -60,6 +63,7 @@ internal sealed class WireTap : IRawSink
         }
 
         connection?.OnBridgeRead(lineNumber, line);
+        return connection?.Index;
     }
 
     /// <summary>
@@ -113,9 +117,12 @@ internal sealed class WireTap : IRawSink
         }
     }
 
-    public void Raw(int connection, TapDirection direction, TimeSpan at, ReadOnlySpan<byte> bytes)
+    public void Raw(int connection, TapDirection direction, TimeSpan at, ReadOnlySpan<byte> bytes) => Raw(connection, direction, at, bytes, bytes.Length);
+
+    /// <summary>A chunk of <paramref name="length"/> bytes, of which <paramref name="bytes"/> are known (empty: only its length, as a kill_host host streams a chunk past its raw budget).</summary>
+    public void Raw(int connection, TapDirection direction, TimeSpan at, ReadOnlySpan<byte> bytes, int length)
     {
-        var within = Interlocked.Add(ref _transcribed, bytes.Length) <= TranscriptBudget;
-        _transcript?.WriteRaw(at, connection, direction == TapDirection.FromAgent ? "agent" : "bridge", within ? bytes : default, bytes.Length);
+        var within = Interlocked.Add(ref _transcribed, length) <= TranscriptBudget && bytes.Length == length;
+        _transcript?.WriteRaw(at, connection, direction == TapDirection.FromAgent ? "agent" : "bridge", within ? bytes : default, length);
     }
 }

@@ -89,6 +89,11 @@ public sealed class KillHostRunTests
         Assert.That(lines.Any(l => l.Contains("\"dir\":\"out\"", StringComparison.Ordinal) && l.Contains("words only the host can have sent", StringComparison.Ordinal)), Is.True, "the host's prompt line");
         Assert.That(lines.Any(l => l.Contains("\"dir\":\"in\"", StringComparison.Ordinal) && l.Contains("Hung build", StringComparison.Ordinal)), Is.True, "the agent's tool_call line");
         Assert.That(lines.Any(l => l.Contains("\"event\":\"ToolHangCanceled\"", StringComparison.Ordinal)), Is.True, "the host's event");
+
+        // And the host's raw tap, within the transcript's budget: the agent's bytes as the host's bridge read them.
+        var raw = lines.Where(l => l.Contains("\"dir\":\"tap\"", StringComparison.Ordinal) && l.Contains("\"from\":\"agent\"", StringComparison.Ordinal))
+            .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("bytes").GetBytesFromBase64());
+        Assert.That(System.Text.Encoding.UTF8.GetString([.. raw.SelectMany(b => b)]), Does.Contain("Hung build"), "the host's raw tap in the runner's transcript");
     }
 
     [Test]
@@ -106,12 +111,91 @@ public sealed class KillHostRunTests
         Assert.That(s1.CutByKillHost, Is.True, s1.ToString());
         Assert.That(log.Audit.Any(r => r is { Kind: AuditKind.Denied, Tool: "desktop.press", SessionId: "sess-1" }), Is.True, string.Join('\n', log.Audit));
 
+        // The host's own wire tap, streamed and rebuilt by the runner: the tap's accounting ran on the host's lines. It
+        // saw the agent's _containmentlab/tool request and the bridge's one answer to it (the policy's refusal), and
+        // the host's bridge handed on that very line (same number, same hash).
+        var connection = log.Wire.Single();
+        var (request, answers) = connection.AnswersByRequest().Single(p => p.Request.Head is { Method: "_containmentlab/tool", ToolName: "desktop.press", SessionId: "sess-1" });
+        Assert.That(answers, Has.Count.EqualTo(1), () => string.Join('\n', connection.ToAgent.Lines.Select(l => l.Describe())));
+        Assert.That(answers[0].Head.HasError, Is.True, answers[0].Describe());
+        Assert.That(connection.BridgeReads[request.Number].Hash, Is.EqualTo(request.Hash));
+        Assert.That(request.At, Is.GreaterThan(log.Actions[0].At).And.LessThan(log.Actions[1].At), "at the host's time: after s1's prompt, before s2's");
+
+        // The agent's own account, read back from disk by the runner after the kill: it sent that request on that line.
+        Assert.That(log.Accounts[connection.Index].Sent.Select(s => (s.Method, s.Line)), Does.Contain(("_containmentlab/tool", request.Number)));
+
+        // The audit file the SIGKILLed host left: the dispatched record is written to the OS before the policy decides.
+        Assert.That(log.AuditFile, Has.Some.Matches<AuditRecord>(r => r is { Kind: AuditKind.Dispatched, Tool: "desktop.press", SessionId: "sess-1" }), log.AuditFileError);
+
+        // So the wire oracles judge the host's run on that evidence, not vacuously.
+        foreach (var guarantee in new[] { "G1", "G3", "G4", "G8", "G9" })
+        {
+            Assert.That(GuaranteeChecks.Check(guarantee, log), Is.Null, guarantee);
+        }
+
         // Replayed at the host's times: the watchdog fired a tool timeout after s2's prompt, and the kill came after it.
         var prompt2 = log.Actions[1].At;
         var hang = log.Events.Single(e => e.Event is ToolHangCanceled);
         Assert.That(hang.At - prompt2, Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(1)));
         Assert.That(log.Actions[2].At, Is.GreaterThan(hang.At));
         Assert.That(log.KillHost, Is.Not.Null.And.Property(nameof(KillHostRecord.Error)).Null);
+    }
+
+    [Test]
+    public async Task KillHost_MidStorm_TheHostsTapIsJudgedUpToTheKill(CancellationToken cancellationToken)
+    {
+        // The host dies with four calls in flight: what its tap saw before its cut is judged in full, what the kill cut
+        // is excused (RunLog.HostCutAt).
+        var fixture = FixtureLoader.Load(Path.Combine(RepositoryPaths.Root, "fixtures", "kill-host-mid-storm.yaml"));
+        await using var run = new HostProcessRun(fixture, Options);
+        var log = await run.ExecuteAsync(cancellationToken);
+
+        Assert.That(run.Problems, Is.Empty, () => string.Join('\n', run.Problems.Select(p => $"{p.Expectation}: {p.Detail}")));
+        var connection = log.Wire.Single();
+        var pairs = connection.AnswersByRequest();
+        var cut = log.HostCutAt!.Value;
+        var unanswered = pairs.Where(p => p.Answers.Count == 0).Select(p => p.Request).ToList();
+        TestContext.Out.WriteLine($"cut at {cut}: {pairs.Count} requests in the host's tap, {unanswered.Count} unanswered ({string.Join(", ", unanswered.Select(r => $"{r.Head.Id} at {r.At}"))}); "
+            + $"audit file: {log.AuditFile?.Count} records, the host's memory at its state: {log.Audit.Count}");
+        Assert.Multiple(() =>
+        {
+            Assert.That(pairs.Count(p => p.Request.Head.Method == "_containmentlab/tool" && p.Request.At <= cut), Is.GreaterThanOrEqualTo(100), "every dispatch before the kill is on the host's tap");
+            Assert.That(pairs.Where(p => p.Answers.Count > 0).Select(p => p.Answers.Count), Has.All.EqualTo(1));
+            Assert.That(log.Accounts[1].Sent, Has.Count.GreaterThanOrEqualTo(pairs.Count), "the agent's own account, read after the kill, holds at least what the tap saw");
+            foreach (var guarantee in new[] { "G1", "G3", "G4", "G8", "G9" })
+            {
+                Assert.That(GuaranteeChecks.Check(guarantee, log), Is.Null, guarantee);
+            }
+        });
+    }
+
+    [Test]
+    public async Task KillHost_AfterEveryTurnEnded_TheHostsTimerSampleReachesTheRunner(CancellationToken cancellationToken)
+    {
+        // kill_host waits for the very TurnEnded whose turn record completes just after: the host waits for it, samples
+        // the timers on its bridge's clock (still alive), and streams the sample with its state.
+        const string text = """
+            name: kill-host-after-the-turn
+            description: the host samples its timers before it is killed
+            agent:
+              script:
+                prompts:
+                  - steps:
+                      - tool: desktop.press
+                        arguments: { target: OK }
+            timeline:
+              - prompt: s1
+              - kill_host: true
+                after: { event: TurnEnded, session: s1 }
+            """;
+        await using var run = new HostProcessRun(Parse(text), Options);
+        var log = await run.ExecuteAsync(cancellationToken);
+
+        Assert.That(run.Problems, Is.Empty, () => string.Join('\n', run.Problems.Select(p => $"{p.Expectation}: {p.Detail}")));
+        Assert.That(log.Timers, Is.Not.Null, "sampled by the host before its state");
+        Assert.That(log.Timers!.At, Is.LessThanOrEqualTo(log.HostCutAt!.Value));
+        Assert.That(log.Timers.Armed.Where(o => o.StartsWith("ContainmentLab.Bridge.Watchdog", StringComparison.Ordinal)), Is.Empty, string.Join(", ", log.Timers.Armed));
+        Assert.That(GuaranteeChecks.Check("G4", log), Is.Null);
     }
 
     [Test]

@@ -10,11 +10,13 @@ namespace ContainmentLab.Tests.Scenarios;
 /// <summary>
 /// Hand-made wire evidence for the oracle tests, through the real tap types: each <see cref="Agent"/> is one read call
 /// of the bridge's returning that line, each <see cref="Bridge"/> one write call; the bridge's own view (its reader's
-/// line numbers) is added per line, or left out to make a line the bridge lost.
+/// line numbers) is added per line, or left out to make a line the bridge lost. With a <paramref name="host"/>, this is
+/// a kill_host host's tap: everything is also streamed to it, as the host's recorder does (the bridge's reads as
+/// <c>in</c> lines).
 /// </summary>
-internal sealed class WireBuilder(int index = 1, double startedAt = 0, string? accountPath = null)
+internal sealed class WireBuilder(int index = 1, double startedAt = 0, string? accountPath = null, IRunObserver? host = null)
 {
-    private readonly TapConnection _connection = new(index, TimeSpan.FromSeconds(startedAt), accountPath);
+    private readonly TapConnection _connection = new(index, TimeSpan.FromSeconds(startedAt), accountPath, host);
     private long _agentLines;
 
     public static TimeSpan S(double seconds) => TimeSpan.FromSeconds(seconds);
@@ -29,7 +31,7 @@ internal sealed class WireBuilder(int index = 1, double startedAt = 0, string? a
         Raw(at, Encoding.UTF8.GetBytes(json + "\n"));
         if (bridgeReads)
         {
-            _connection.OnBridgeRead(bridgeNumber ?? _agentLines, Encoding.UTF8.GetBytes(json));
+            BridgeRead(bridgeNumber ?? _agentLines, json, at);
         }
 
         return this;
@@ -45,9 +47,11 @@ internal sealed class WireBuilder(int index = 1, double startedAt = 0, string? a
     }
 
     /// <summary>The bridge's reader handed on line <paramref name="number"/> with these bytes.</summary>
-    public WireBuilder BridgeRead(long number, string line)
+    public WireBuilder BridgeRead(long number, string line, double at = 0)
     {
-        _connection.OnBridgeRead(number, Encoding.UTF8.GetBytes(line));
+        var bytes = Encoding.UTF8.GetBytes(line);
+        _connection.OnBridgeRead(number, bytes);
+        host?.OnReceived(S(at), _connection.Index, number, bytes);
         return this;
     }
 
