@@ -1,6 +1,7 @@
 using System.Text.Json;
 using ContainmentLab.FakeAgent;
 using ContainmentLab.Protocol;
+using ContainmentLab.Tests.Support;
 
 namespace ContainmentLab.Tests.FakeAgent;
 
@@ -99,7 +100,14 @@ public sealed class HostileStepTests
         await h.Client.CancelAsync(session, Token);
 
         var answer = await prompt;
-        h.Time.Advance(TimeSpan.FromSeconds(1));
+
+        // The agent arms its 1 s sleep only once tool A's answer reached it: move time on in steps until tool B comes,
+        // rather than once, which a sleep armed a moment later would never see.
+        await Until.TrueAsync(() =>
+        {
+            h.Time.Advance(TimeSpan.FromMilliseconds(250));
+            return h.Client.ToolRequests.Count >= 2;
+        }, "tool B, after the sleep");
         await h.Client.WaitForRequestsAsync(2, Token);
         await h.Client.WaitForNotificationsAsync(1, Token);
 
